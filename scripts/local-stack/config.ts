@@ -1,0 +1,58 @@
+// The local stack's fixed settings: the same ports, credentials and JWT secret as `supabase start`,
+// so a client configured for a Supabase CLI project works against this one unchanged.
+import { SignJWT } from "jose";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const migrationsDir = path.join(projectRoot, "supabase/migrations");
+export const seedFile = path.join(projectRoot, "supabase/seed.sql");
+export const bootstrapFile = path.join(projectRoot, "scripts/local-stack/supabase-bootstrap.sql");
+/** Git-ignored: the embedded cluster's data directory and logs. */
+export const stateDir = path.join(projectRoot, ".supabase-local");
+
+export const host = "127.0.0.1";
+export const apiPort = Number(process.env.API_PORT ?? 54321);
+export const dbPort = 54322;
+export const apiUrl = `http://${host}:${apiPort}`;
+/** The database the stack uses: DATABASE_URL if set, else the embedded cluster. */
+export const databaseUrl = process.env.DATABASE_URL ??
+  `postgresql://postgres:postgres@${host}:${dbPort}/postgres`;
+
+/** The Supabase CLI's default local JWT secret (HS256). */
+export const jwtSecret = process.env.SUPABASE_JWT_SECRET ??
+  "super-secret-jwt-token-with-at-least-32-characters-long";
+
+/** The demo account that supabase/seed.sql creates. */
+export const demoAccountId = "d3e0d3e0-0000-4000-8000-000000000001";
+
+/** Expiry of the CLI's local anon and service_role keys (2032-11-12). */
+const localKeyExpiry = 1983812996;
+
+export function signJwt(payload: Record<string, unknown>, secret = jwtSecret): Promise<string> {
+  return new SignJWT(payload)
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .sign(new TextEncoder().encode(secret));
+}
+
+/** The anon and service_role keys `supabase start` prints: byte for byte the same tokens. */
+export function apiKeys(): Promise<{ anonKey: string; serviceRoleKey: string }> {
+  return Promise.all([
+    signJwt({ iss: "supabase-demo", role: "anon", exp: localKeyExpiry }),
+    signJwt({ iss: "supabase-demo", role: "service_role", exp: localKeyExpiry }),
+  ]).then(([anonKey, serviceRoleKey]) => ({ anonKey, serviceRoleKey }));
+}
+
+/** A user access token as Supabase Auth would issue it, valid for `seconds`. */
+export function userJwt(sub: string, seconds = 3600, extra: Record<string, unknown> = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return signJwt({
+    iss: "supabase-demo",
+    sub,
+    role: "authenticated",
+    aud: "authenticated",
+    iat: now,
+    exp: now + seconds,
+    ...extra,
+  });
+}
