@@ -4,8 +4,17 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { apiKeys, apiPort, apiUrl, databaseUrl, dbPort, demoAccountId, jwtSecret, projectRoot, userJwt } from
-  "./local-stack/config.ts";
+import {
+  apiKeys,
+  apiPort,
+  apiUrl,
+  databaseUrl,
+  dbPort,
+  demoAccountId,
+  jwtSecret,
+  projectRoot,
+  userJwt,
+} from "./local-stack/config.ts";
 import { startCluster } from "./local-stack/cluster.ts";
 import { dataDir, isListening, prepareDatabase } from "./local-stack/stack.ts";
 import type { Cluster } from "./local-stack/cluster.ts";

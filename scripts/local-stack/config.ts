@@ -8,8 +8,12 @@ export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.u
 export const migrationsDir = path.join(projectRoot, "supabase/migrations");
 export const seedFile = path.join(projectRoot, "supabase/seed.sql");
 export const bootstrapFile = path.join(projectRoot, "scripts/local-stack/supabase-bootstrap.sql");
-/** Git-ignored: the embedded cluster's data directory and logs. */
-export const stateDir = path.join(projectRoot, ".supabase-local");
+/**
+ * Git-ignored: the embedded cluster's data. When run as root, PostgreSQL runs as the `postgres` OS
+ * user, which must be able to reach this folder: set SUPABASE_LOCAL_DIR if the project sits in a
+ * private directory such as /root.
+ */
+export const stateDir = process.env.SUPABASE_LOCAL_DIR ?? path.join(projectRoot, ".supabase-local");
 
 export const host = "127.0.0.1";
 export const apiPort = Number(process.env.API_PORT ?? 54321);

@@ -7,8 +7,9 @@ import postgres from "postgres";
 import { bootstrapFile, migrationsDir, seedFile } from "./config.ts";
 
 export type Sql = postgres.Sql;
+export type Tx = postgres.TransactionSql;
 
-export function connect(url: string, options: postgres.Options<Record<string, never>> = {}): Sql {
+export function connect(url: string, options: postgres.Options<Record<string, postgres.PostgresType>> = {}): Sql {
   return postgres(url, { max: 1, onnotice: () => {}, ...options });
 }
 

@@ -31,8 +31,7 @@ for (const entry of [...Deno.readDirSync(functionsDir)].sort((a, b) => a.name.lo
   handlers.set(entry.name, await loadHandler(new URL(`${entry.name}/index.ts`, functionsDir)));
 }
 
-const notFound = (message: string) =>
-  Response.json({ error: { code: "not_found", message } }, { status: 404 });
+const notFound = (message: string) => Response.json({ error: { code: "not_found", message } }, { status: 404 });
 
 Deno.serve({
   hostname: "127.0.0.1",

@@ -2,10 +2,9 @@
 // template; identities are applied exactly as Supabase's REST layer applies them.
 import { randomUUID } from "node:crypto";
 import { afterAll, inject } from "vitest";
-import { connect, type Sql } from "../../scripts/local-stack/database.ts";
+import { connect, type Sql, type Tx } from "../../scripts/local-stack/database.ts";
 
-export type { Sql };
-export type Tx = Parameters<Parameters<Sql["begin"]>[0]>[0];
+export type { Sql, Tx };
 
 /** A fresh database for this test file, dropped after it. */
 export async function useTestDatabase(): Promise<{ sql: Sql; url: string }> {
@@ -39,7 +38,9 @@ export function asServiceRole<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promise<
 
 async function asRole<T>(sql: Sql, role: string, claims: object, fn: (tx: Tx) => Promise<T>): Promise<T> {
   return await sql.begin(async (tx) => {
-    await tx`select set_config('role', ${role}, true), set_config('request.jwt.claims', ${JSON.stringify(claims)}, true)`;
+    await tx`select set_config('role', ${role}, true), set_config('request.jwt.claims', ${
+      JSON.stringify(claims)
+    }, true)`;
     return await fn(tx);
   }) as T;
 }

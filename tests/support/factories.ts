@@ -1,6 +1,6 @@
 // Small factories that build the rows a test needs, as the postgres superuser (no RLS).
 import { randomUUID } from "node:crypto";
-import type { Sql } from "./db.ts";
+import type { Sql, Tx } from "./db.ts";
 
 export const id = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 
@@ -25,7 +25,7 @@ export function uiMessage(messageId: string, role: "user" | "assistant", text = 
   return { id: messageId, role, parts: [{ type: "text", text }] };
 }
 
-export async function makeMessage(sql: Sql, chatId: string, role: "user" | "assistant" = "user", text = "hello") {
+export async function makeMessage(sql: Sql | Tx, chatId: string, role: "user" | "assistant" = "user", text = "hello") {
   const messageId = id("msg");
   const [row] = await sql`
     insert into chat_messages (id, chat_id, role, parts)

@@ -1,0 +1,26 @@
+// npm run db:reset's core: drop, recreate, bootstrap, migrate, seed; and start's "first run only"
+// seeding on a database that already has our history.
+import { expect, inject, it } from "vitest";
+import { connect, resetDatabase } from "../../scripts/local-stack/database.ts";
+import { prepareDatabase } from "../../scripts/local-stack/stack.ts";
+
+it("a reset database holds exactly the migrations and the seed, and a restart changes nothing", async () => {
+  const url = new URL(inject("clusterUrl"));
+  url.pathname = "/reset_test";
+  const sql = connect(url.toString());
+  try {
+    expect((await resetDatabase(url.toString())).length).toBeGreaterThanOrEqual(2);
+    await sql`insert into accounts (id) values (gen_random_uuid())`;
+    expect((await sql`select count(*)::int as n from accounts`)[0].n).toBe(2);
+
+    expect(await prepareDatabase(url.toString())).toEqual({ bootstrapped: false, migrated: [], seeded: false });
+
+    await sql.end();
+    await resetDatabase(url.toString());
+    const reopened = connect(url.toString());
+    expect((await reopened`select count(*)::int as n from accounts`)[0].n).toBe(1);
+    await reopened.end();
+  } finally {
+    await sql.end();
+  }
+});
