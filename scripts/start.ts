@@ -1,9 +1,7 @@
 // npm start: the local Supabase stack for this project, without Docker. Boots PostgreSQL 15 (or uses
 // DATABASE_URL), brings the database up to date, serves the edge functions in a real Deno process,
 // prints what `supabase start` prints, and stays up until Ctrl-C / SIGTERM.
-import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import {
   apiKeys,
   apiPort,
@@ -16,6 +14,7 @@ import {
   userJwt,
 } from "./local-stack/config.ts";
 import { startCluster } from "./local-stack/cluster.ts";
+import { type FunctionsServer, serveFunctions } from "./local-stack/functions-server.ts";
 import { dataDir, isListening, prepareDatabase } from "./local-stack/stack.ts";
 import type { Cluster } from "./local-stack/cluster.ts";
 
@@ -31,34 +30,14 @@ async function openDatabase(): Promise<Cluster> {
   return startCluster({ dataDir, port: dbPort });
 }
 
-/** Starts the functions gateway and resolves once it listens. */
-function serveFunctions(env: Record<string, string>): Promise<ChildProcess> {
-  const deno = spawn(path.join(projectRoot, "node_modules/.bin/deno"), [
-    "run",
-    "--config=functions/deno.json",
-    "--allow-net",
-    "--allow-env",
-    "--allow-read",
-    "scripts/local-stack/functions-gateway.ts",
-  ], { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: deno.stdout! });
-    lines.on("line", (line) => {
-      if (line.startsWith("functions listening")) resolve(deno);
-      console.log(line);
-    });
-    deno.once("exit", (code) => reject(new Error(`the functions server exited with code ${code}`)));
-  });
-}
-
 const cluster = await openDatabase();
-let functions: ChildProcess | undefined;
+let functions: FunctionsServer | undefined;
 let stopping = false;
 async function stop(code = 0) {
   if (stopping) return;
   stopping = true;
   console.log("\nstopping ...");
-  functions?.kill("SIGTERM");
+  await functions?.stop();
   await cluster.stop();
   console.log("stopped");
   process.exit(code);
@@ -81,7 +60,9 @@ try {
     SUPABASE_DB_URL: cluster.url,
     SUPABASE_JWT_SECRET: jwtSecret,
   });
-  functions.once("exit", (code) => !stopping && (console.error(`functions server exited (${code})`), void stop(1)));
+  functions.process.once("exit", (code) => {
+    if (!stopping) console.error(`the functions server exited (${code})`), void stop(1);
+  });
 
   const demoJwt = await userJwt(demoAccountId, 365 * 24 * 3600);
   console.log(`

@@ -343,7 +343,22 @@ export type Database = {
       [_ in never]: never;
     };
     Functions: {
-      [_ in never]: never;
+      append_message: { Args: { chat_id: string; message: Json }; Returns: Json };
+      create_chat: { Args: { id?: string; model_id?: string; session_id: string; title?: string }; Returns: Json };
+      create_session_with_chat: { Args: { account_id?: string; chat?: Json; session: Json }; Returns: Json };
+      log_workflow_step: {
+        Args: {
+          chat_id: string;
+          finish_status?: string;
+          finished_at?: string;
+          model_id?: string;
+          run_id: string;
+          started_at: string;
+          steps?: Json;
+        };
+        Returns: Json;
+      };
+      mark_read: { Args: { account_id?: string; chat_id: string; read_at?: string }; Returns: Json };
     };
     Enums: {
       [_ in never]: never;

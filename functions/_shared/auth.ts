@@ -1,0 +1,70 @@
+// Who is calling: the Bearer JWT, verified here (signature, expiry, role) with jose. HS256 tokens are
+// checked with the project's JWT secret; asymmetric tokens (ES256, RS256, EdDSA) with the project's
+// JWKS when one is configured. The verified claims are what the database sees as the request's
+// identity, so row level security, not this file, decides what the caller may touch.
+import { createLocalJWKSet, createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from "jose";
+import { HttpError } from "./http.ts";
+
+export type Caller =
+  | { role: "authenticated"; accountId: string; claims: JWTPayload }
+  | { role: "service_role"; accountId: null; claims: JWTPayload };
+
+/** The Supabase CLI's default local secret: only ever trusted when the project URL is local. */
+const localDefaultSecret = "super-secret-jwt-token-with-at-least-32-characters-long";
+const projectUrl = Deno.env.get("SUPABASE_URL") ?? "";
+const isLocal = /^https?:\/\/(127\.0\.0\.1|localhost|kong|host\.docker\.internal)(:\d+)?(\/|$)/.test(projectUrl);
+const secretText = Deno.env.get("SUPABASE_JWT_SECRET") ?? Deno.env.get("JWT_SECRET") ??
+  (isLocal ? localDefaultSecret : undefined);
+const secret = secretText ? new TextEncoder().encode(secretText) : undefined;
+
+// Supabase gives every function SUPABASE_JWKS inline, as {"keys": [...]} or a bare array.
+const jwksText = Deno.env.get("SUPABASE_JWKS");
+const jwksUrl = Deno.env.get("SUPABASE_JWKS_URL");
+const inlineKeys = jwksText ? JSON.parse(jwksText) : undefined;
+const jwks = inlineKeys
+  ? createLocalJWKSet(Array.isArray(inlineKeys) ? { keys: inlineKeys } : inlineKeys)
+  : jwksUrl
+  ? createRemoteJWKSet(new URL(jwksUrl))
+  : undefined;
+
+const asymmetric = ["ES256", "RS256", "EdDSA"];
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const unauthorized = (message: string) =>
+  new HttpError(401, "unauthorized", message, undefined, { "WWW-Authenticate": 'Bearer error="invalid_token"' });
+
+export async function authenticate(request: Request): Promise<Caller> {
+  const header = request.headers.get("authorization") ?? "";
+  const token = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(header)?.[1];
+  if (!token) throw unauthorized("send Authorization: Bearer <JWT>");
+
+  let claims: JWTPayload;
+  try {
+    const { payload } = await jwtVerify(
+      token,
+      (protectedHeader) => {
+        if (protectedHeader.alg === "HS256" && secret) return secret;
+        if (asymmetric.includes(protectedHeader.alg ?? "") && jwks) return jwks(protectedHeader);
+        throw new errors.JOSEAlgNotAllowed(`tokens signed with ${protectedHeader.alg} are not accepted`);
+      },
+      { algorithms: ["HS256", ...asymmetric], requiredClaims: ["exp"] },
+    );
+    claims = payload;
+  } catch (error) {
+    const reason = error instanceof errors.JWTExpired ? "the token has expired" : "the token is not valid";
+    throw unauthorized(reason);
+  }
+
+  if (claims.role === "service_role") return { role: "service_role", accountId: null, claims };
+  if (claims.role === "authenticated") {
+    if (typeof claims.sub !== "string" || !uuid.test(claims.sub)) throw unauthorized("the token has no user id");
+    return { role: "authenticated", accountId: claims.sub.toLowerCase(), claims };
+  }
+  throw unauthorized("sign in: this operation needs a user's token, not the anon key");
+}
+
+export function requireServiceRole(caller: Caller): void {
+  if (caller.role !== "service_role") {
+    throw new HttpError(403, "forbidden", "only the service role may call this operation");
+  }
+}

@@ -1,0 +1,112 @@
+// The database: one postgres.js pool per process, reused across requests, with settings that work
+// through Supabase's transaction pooler (no prepared statements). Each request is one transaction
+// that first takes on the caller's identity exactly as Supabase's REST layer does, then calls one
+// SQL function. PostgreSQL errors become HttpErrors here, and only here.
+import postgres from "postgres";
+import type { Database } from "../../types/database.ts";
+import type { Caller } from "./auth.ts";
+import { HttpError } from "./http.ts";
+
+const env = (name: string, fallback: string) => Deno.env.get(name) ?? fallback;
+
+export const sql = postgres(env("SUPABASE_DB_URL", "postgresql://postgres:postgres@127.0.0.1:54322/postgres"), {
+  prepare: false,
+  max: Number(env("DB_POOL_MAX", "20")),
+  idle_timeout: 60,
+  connect_timeout: Number(env("DB_CONNECT_TIMEOUT_S", "5")),
+  max_lifetime: 30 * 60,
+  onnotice: () => {},
+});
+
+// A stuck lock or a runaway statement becomes a prompt error instead of a hung request.
+const timeout = (name: string, fallback: string) => {
+  const value = env(name, fallback);
+  if (!/^\d+(ms|s|min)?$/.test(value)) throw new Error(`${name} must look like 5s or 500ms, not ${value}`);
+  return value;
+};
+const statementTimeout = timeout("DB_STATEMENT_TIMEOUT", "5s");
+const lockTimeout = timeout("DB_LOCK_TIMEOUT", "2s");
+
+type Functions = Database["public"]["Functions"];
+
+/**
+ * Calls one SQL function as the caller (role authenticated with their verified claims, or
+ * service_role) and returns its jsonb result. Arguments go by name (`arg => value`), typed by the
+ * generated types; undefined ones take the function's default.
+ *
+ * The identity and the call travel as one simple-protocol query of two statements, which
+ * PostgreSQL runs as one implicit transaction: one round trip, atomic, and no prepared statement
+ * (so it works through Supabase's transaction pooler). Values are dollar-quoted with a tag that
+ * does not occur in them, which is injection-proof whatever the server's string settings.
+ */
+export async function rpc<F extends keyof Functions>(
+  caller: Caller,
+  fn: F,
+  args: Functions[F]["Args"],
+): Promise<unknown> {
+  const named = Object.entries(args as Record<string, unknown>)
+    .filter(([, value]) => value !== undefined)
+    .map(([name, value]) => `${name} => ${literal(value)}`);
+  const query = `
+    select set_config('role', '${caller.role}', true),
+           set_config('request.jwt.claims', ${literal(caller.claims)}, true),
+           set_config('statement_timeout', '${statementTimeout}', true),
+           set_config('lock_timeout', '${lockTimeout}', true);
+    select public.${fn}(${named.join(", ")}) as result`;
+  try {
+    const results = await sql.unsafe(query).simple() as unknown as { result: unknown }[][];
+    return results[1][0].result;
+  } catch (error) {
+    throw fromDatabaseError(error);
+  }
+}
+
+/** A SQL literal of unknown type (PostgreSQL takes the parameter's type), or null. */
+function literal(value: unknown): string {
+  if (value === null) return "null";
+  const text = typeof value === "object" ? JSON.stringify(value) : String(value);
+  let tag = "$_$";
+  for (let i = 0; text.includes(tag); i++) tag = `$_${i}$`;
+  return tag + text + tag;
+}
+
+const unavailable = (message: string) =>
+  new HttpError(503, "database_unavailable", message, undefined, { "Retry-After": "1" });
+
+/** Translates a PostgreSQL or driver error into the HTTP error the client should see. */
+export function fromDatabaseError(error: unknown): unknown {
+  if (error instanceof HttpError) return error;
+  const { code = "", message = "" } = error as { code?: string; message?: string };
+
+  // PostgREST's convention, used by our SQL functions: SQLSTATE PTxxx means HTTP status xxx.
+  const explicit = /^PT([45]\d\d)$/.exec(code);
+  if (explicit) return new HttpError(Number(explicit[1]), statusCodes[explicit[1]] ?? "error", message);
+
+  // The caller's role or a policy refused the write: to the caller, the row is not theirs to see.
+  if (code === "42501") return new HttpError(404, "not_found", "no such row, or not yours");
+  if (code === "23503") return new HttpError(404, "not_found", "a referenced row does not exist");
+  if (code === "23505") return new HttpError(409, "conflict", "that id is already taken");
+  // Values PostgreSQL refuses: bad text, numbers or dates out of range, CHECK violations.
+  if (/^22/.test(code) || ["23502", "23514", "42804"].includes(code)) {
+    return new HttpError(400, "invalid_value", "a value was refused by the database", { sqlstate: code });
+  }
+  if (code === "57014" || code === "55P03" || code === "40P01" || code === "40001") {
+    return new HttpError(503, "busy", "the database was busy; retry", undefined, { "Retry-After": "1" });
+  }
+  // Unreachable, restarting, out of connections, or the connection dropped mid-request.
+  if (
+    /^(08|57P)/.test(code) || code === "53300" ||
+    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|CONNECT_TIMEOUT|CONNECTION_(CLOSED|ENDED|DESTROYED))$/.test(code) ||
+    /connection|connect/i.test(message) && !code.match(/^[0-9A-Z]{5}$/)
+  ) {
+    return unavailable("the database is unreachable; retry shortly");
+  }
+  return error;
+}
+
+const statusCodes: Record<string, string> = {
+  "400": "invalid_request",
+  "403": "forbidden",
+  "404": "not_found",
+  "409": "conflict",
+};

@@ -1,0 +1,82 @@
+// HTTP plumbing every function shares: the one error type, the JSON error shape, CORS, and reading
+// a JSON body defensively (method, content type, size, syntax).
+
+/** The only error a function throws on purpose. Becomes `{ error: { code, message, details? } }`. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** The headers Supabase documents for browser clients of edge functions. */
+export const corsHeaders = {
+  "Access-Control-Allow-Origin": "*",
+  "Access-Control-Allow-Headers": "authorization, x-client-info, apikey, content-type, x-region, x-request-id",
+  "Access-Control-Allow-Methods": "POST, OPTIONS",
+  "Access-Control-Max-Age": "86400",
+};
+
+export function jsonResponse(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { ...corsHeaders, "Content-Type": "application/json", ...headers },
+  });
+}
+
+export function errorResponse(error: HttpError): Response {
+  const { code, message, details } = error;
+  return jsonResponse({ error: details === undefined ? { code, message } : { code, message, details } }, error.status, {
+    ...error.headers,
+  });
+}
+
+const maxBodyBytes = Number(Deno.env.get("MAX_BODY_BYTES") ?? 1024 * 1024);
+
+/** The request's JSON body, or an HttpError: 405, 415, 413 or 400. */
+export async function readJsonBody(request: Request): Promise<unknown> {
+  if (request.method !== "POST") {
+    throw new HttpError(405, "method_not_allowed", "use POST", undefined, { Allow: "POST, OPTIONS" });
+  }
+  const contentType = request.headers.get("content-type")?.split(";")[0].trim().toLowerCase();
+  if (contentType !== "application/json") {
+    throw new HttpError(415, "unsupported_media_type", "send the body as application/json");
+  }
+  const declared = Number(request.headers.get("content-length") ?? 0);
+  if (declared > maxBodyBytes) throw tooLarge();
+
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body ?? []) {
+    size += chunk.byteLength;
+    if (size > maxBodyBytes) throw tooLarge();
+    chunks.push(chunk);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(concat(chunks, size));
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "invalid_json", "the body is not valid UTF-8 JSON");
+  }
+}
+
+function tooLarge() {
+  return new HttpError(413, "payload_too_large", `the body exceeds ${maxBodyBytes} bytes`);
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}

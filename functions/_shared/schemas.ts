@@ -1,0 +1,180 @@
+// Request and response bodies of every function, as zod schemas. Clients import the inferred types;
+// row shapes inside responses come from the generated types/database.ts, never from a copy here.
+import { z } from "zod";
+import type { Database, Json } from "../../types/database.ts";
+
+type Row<T extends keyof Database["public"]["Tables"]> = Database["public"]["Tables"][T]["Row"];
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks
+// ---------------------------------------------------------------------------------------------
+
+/** What PostgreSQL text and jsonb can store: no NUL character, no lone UTF-16 surrogate. */
+const storable = (s: string) => !s.includes("\u0000") && s.isWellFormed();
+const storableMessage = "must not contain NUL characters or lone surrogates";
+
+export const text = (max = 10_000) => z.string().max(max).refine(storable, storableMessage);
+export const id = text(255).min(1);
+export const uuid = z.uuid();
+/** An ISO 8601 time with an explicit offset, as JSON carries timestamps. */
+export const timestamp = z.iso.datetime({ offset: true });
+
+const maxDepth = 64;
+
+/** First reason `value` cannot be stored as jsonb, with where it was found; undefined if it can. */
+function jsonProblem(value: unknown, path: (string | number)[] = [], depth = 0): string | undefined {
+  if (depth > maxDepth) return `${path.join(".")}: nested deeper than ${maxDepth} levels`;
+  if (typeof value === "string") return storable(value) ? undefined : `${path.join(".")}: ${storableMessage}`;
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : `${path.join(".")}: number out of range`;
+  if (value === null || typeof value === "boolean") return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const problem = jsonProblem(value[i], [...path, i], depth + 1);
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+  if (typeof value === "object") {
+    for (const [key, item] of Object.entries(value)) {
+      if (!storable(key)) return `${[...path, key].join(".")}: key ${storableMessage}`;
+      const problem = jsonProblem(item, [...path, key], depth + 1);
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+  return `${path.join(".")}: not a JSON value`;
+}
+
+function refineJson(value: unknown, ctx: z.RefinementCtx) {
+  const problem = jsonProblem(value);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+}
+
+/** Any JSON value PostgreSQL's jsonb accepts. */
+export const json = z.custom<Json>().superRefine(refineJson);
+
+// ---------------------------------------------------------------------------------------------
+// create-chat
+// ---------------------------------------------------------------------------------------------
+
+const chatFields = z.strictObject({
+  id: id.optional(),
+  title: text(500).min(1).optional(),
+  model_id: text(255).optional(),
+});
+
+/** A chat in an existing session the caller owns. */
+export const createChatInSessionRequest = chatFields.extend({ session_id: id });
+
+/** A new session and its first chat, in one transaction. */
+export const createSessionWithChatRequest = z.strictObject({
+  session: z.strictObject({
+    id: id.optional(),
+    title: text(500).min(1),
+    repo_owner: text(255).optional(),
+    repo_name: text(255).optional(),
+    branch: text(255).optional(),
+    clone_url: text(2048).optional(),
+    is_new_branch: z.boolean().optional(),
+    auto_commit_push_override: z.boolean().nullable().optional(),
+    global_skill_refs: z.array(json).max(1000).optional(),
+    sandbox_state: z.record(z.string(), json).optional(),
+  }),
+  chat: chatFields.optional(),
+  /** Service role only: the account that will own the session. */
+  account_id: uuid.optional(),
+});
+
+export const createChatRequest = z.union([createSessionWithChatRequest, createChatInSessionRequest]);
+export type CreateChatRequest = z.infer<typeof createChatRequest>;
+
+export const createChatResponse = z.object({
+  chat: z.custom<Row<"chats">>(),
+  session: z.custom<Row<"sessions">>().optional(),
+  /** false when this was a retry of an earlier call (status 200 instead of 201). */
+  created: z.boolean(),
+});
+export type CreateChatResponse = z.infer<typeof createChatResponse>;
+
+// ---------------------------------------------------------------------------------------------
+// append-message
+// ---------------------------------------------------------------------------------------------
+
+/** An AI SDK UIMessage. Stored whole, so unknown keys are kept, not stripped. */
+export const uiMessage = z.looseObject({
+  id,
+  role: z.enum(["user", "assistant"]),
+  parts: z.array(z.looseObject({ type: text(255) })).max(10_000),
+  metadata: json.optional(),
+}).superRefine(refineJson);
+
+export const appendMessageRequest = z.strictObject({ chat_id: id, message: uiMessage });
+export type AppendMessageRequest = z.infer<typeof appendMessageRequest>;
+export type UIMessage = AppendMessageRequest["message"];
+
+export const appendMessageResponse = z.object({
+  /** The stored row; `seq` is the message's place in the chat. */
+  message: z.custom<Row<"chat_messages">>(),
+  /** false for a retried user message (status 200) and for a rewritten assistant message. */
+  created: z.boolean(),
+});
+export type AppendMessageResponse = z.infer<typeof appendMessageResponse>;
+
+// ---------------------------------------------------------------------------------------------
+// mark-read
+// ---------------------------------------------------------------------------------------------
+
+export const markReadRequest = z.strictObject({
+  chat_id: id,
+  /** Default: now. Never moves the marker back; clamped to now. */
+  read_at: timestamp.optional(),
+  /** Service role only: whose marker to move. */
+  account_id: uuid.optional(),
+});
+export type MarkReadRequest = z.infer<typeof markReadRequest>;
+
+export const markReadResponse = z.object({
+  chat_id: z.string(),
+  account_id: z.string(),
+  last_read_at: z.string(),
+});
+export type MarkReadResponse = z.infer<typeof markReadResponse>;
+
+// ---------------------------------------------------------------------------------------------
+// log-workflow-step
+// ---------------------------------------------------------------------------------------------
+
+const notBefore = (start: string, end: string) => Date.parse(end) >= Date.parse(start);
+
+export const workflowStep = z.strictObject({
+  step_number: z.int().min(1).max(2_147_483_647),
+  started_at: timestamp,
+  finished_at: timestamp,
+  finish_reason: text(255).optional(),
+  raw_finish_reason: text(1000).optional(),
+}).refine((step) => notBefore(step.started_at, step.finished_at), {
+  message: "a step cannot finish before it started",
+  path: ["finished_at"],
+});
+
+export const logWorkflowStepRequest = z.strictObject({
+  run: z.strictObject({ id, chat_id: id, model_id: text(255).optional(), started_at: timestamp }),
+  steps: z.array(workflowStep).max(1000).optional(),
+  finish: z.strictObject({
+    status: z.enum(["completed", "aborted", "failed"]),
+    finished_at: timestamp,
+  }).optional(),
+}).refine((body) => !body.finish || notBefore(body.run.started_at, body.finish.finished_at), {
+  message: "a run cannot finish before it started",
+  path: ["finish", "finished_at"],
+});
+export type LogWorkflowStepRequest = z.infer<typeof logWorkflowStepRequest>;
+
+export const logWorkflowStepResponse = z.object({
+  run: z.custom<Row<"workflow_runs">>(),
+  /** true when this call created the run (status 201). */
+  created: z.boolean(),
+  /** Each step of the request, and whether this call recorded it (false: it already was). */
+  steps: z.array(z.object({ step_number: z.number(), recorded: z.boolean() })),
+});
+export type LogWorkflowStepResponse = z.infer<typeof logWorkflowStepResponse>;

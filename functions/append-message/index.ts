@@ -1,0 +1,20 @@
+// POST /functions/v1/append-message
+// { chat_id, message: UIMessage }: user messages are written once (a retry returns the stored row
+// with created: false); assistant messages are replaced in place once per agent step.
+// 201 when the message is new, 200 otherwise; the response carries the message's seq.
+import type { Json } from "../../types/database.ts";
+import { rpc } from "../_shared/db.ts";
+import { operation } from "../_shared/operation.ts";
+import { appendMessageRequest, type AppendMessageResponse } from "../_shared/schemas.ts";
+
+Deno.serve(operation({
+  name: "append-message",
+  request: appendMessageRequest,
+  async run(body, caller) {
+    const result = await rpc(caller, "append_message", {
+      chat_id: body.chat_id,
+      message: body.message as Json,
+    }) as AppendMessageResponse;
+    return { status: result.created ? 201 : 200, body: result };
+  },
+}));

@@ -1,0 +1,25 @@
+// POST /functions/v1/log-workflow-step (service role only)
+// { run: { id, chat_id, model_id?, started_at }, steps?: [...], finish?: { status, finished_at } }
+// Creates the run if new, records steps once each (durations computed by the database), and closes
+// the run when `finish` is present. 201 when the run was created, 200 otherwise.
+import { rpc } from "../_shared/db.ts";
+import { operation } from "../_shared/operation.ts";
+import { logWorkflowStepRequest, type LogWorkflowStepResponse } from "../_shared/schemas.ts";
+
+Deno.serve(operation({
+  name: "log-workflow-step",
+  request: logWorkflowStepRequest,
+  serviceRoleOnly: true,
+  async run(body, caller) {
+    const result = await rpc(caller, "log_workflow_step", {
+      run_id: body.run.id,
+      chat_id: body.run.chat_id,
+      model_id: body.run.model_id,
+      started_at: body.run.started_at,
+      steps: body.steps ?? [],
+      finish_status: body.finish?.status,
+      finished_at: body.finish?.finished_at,
+    }) as LogWorkflowStepResponse;
+    return { status: result.created ? 201 : 200, body: result };
+  },
+}));

@@ -1,0 +1,95 @@
+// Clients of the functions as an app would hold them: supabase-js with a user's or the service
+// role's token, plus raw HTTP for what supabase-js would never send.
+import { createClient, FunctionsHttpError } from "@supabase/supabase-js";
+import { randomUUID } from "node:crypto";
+import WebSocket from "ws";
+import { afterAll, inject } from "vitest";
+import { apiKeys, signJwt, userJwt } from "../../scripts/local-stack/config.ts";
+import { connect } from "../../scripts/local-stack/database.ts";
+
+export const apiUrl = inject("apiUrl");
+const { anonKey, serviceRoleKey } = await apiKeys();
+export { anonKey, serviceRoleKey, signJwt, userJwt };
+
+/** The functions' database, for asserting on what they wrote. */
+export function useFunctionsDatabase() {
+  const sql = connect(inject("functionsDbUrl"), { max: 4 });
+  afterAll(() => sql.end());
+  return sql;
+}
+
+export function clientWith(token: string) {
+  return createClient(apiUrl, anonKey, {
+    global: { headers: { Authorization: `Bearer ${token}` } },
+    // Node 20 has no built-in WebSocket for supabase-js's realtime client (unused here, but built).
+    realtime: { transport: WebSocket as never },
+    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+  });
+}
+
+/** A new user: their account id and a supabase-js client signed in as them. */
+export async function newUser() {
+  const accountId = randomUUID();
+  const token = await userJwt(accountId);
+  return { accountId, token, client: clientWith(token) };
+}
+
+export const service = clientWith(serviceRoleKey);
+
+export interface Outcome<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+}
+
+/** Calls a function through supabase-js and returns the status and parsed body, success or not. */
+export async function invoke<T = Record<string, unknown>>(
+  client: ReturnType<typeof clientWith>,
+  name: string,
+  body: unknown,
+): Promise<Outcome<T>> {
+  const { data, error, response } = await client.functions.invoke(name, { body: body as Record<string, unknown> });
+  if (error instanceof FunctionsHttpError) {
+    const res = error.context as Response;
+    return { status: res.status, body: await res.json() };
+  }
+  if (error) throw error;
+  return { status: response!.status, body: data as T };
+}
+
+/** Raw HTTP, for malformed requests. */
+export async function post(name: string, init: RequestInit & { token?: string } = {}) {
+  const headers = new Headers(init.headers);
+  if (init.token) headers.set("Authorization", `Bearer ${init.token}`);
+  if (!headers.has("Content-Type") && init.body !== undefined) headers.set("Content-Type", "application/json");
+  const response = await fetch(`${apiUrl}/functions/v1/${name}`, { method: "POST", ...init, headers });
+  const text = await response.text();
+  let body: Record<string, unknown> | undefined;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, body };
+}
+
+export const uid = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+export function userMessage(id: string, text: string) {
+  return { id, role: "user" as const, parts: [{ type: "text", text }] };
+}
+
+export function assistantMessage(id: string, text: string) {
+  return { id, role: "assistant" as const, parts: [{ type: "text", text }], metadata: { model: "test-model" } };
+}
+
+/** A user with a session and a chat, created through create-chat. */
+export async function userWithChat() {
+  const user = await newUser();
+  const sessionId = uid("session"), chatId = uid("chat");
+  const { status } = await invoke(user.client, "create-chat", {
+    session: { id: sessionId, title: "Test session" },
+    chat: { id: chatId },
+  });
+  if (status !== 201) throw new Error(`could not create a chat: ${status}`);
+  return { ...user, sessionId, chatId };
+}
