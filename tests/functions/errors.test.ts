@@ -1,0 +1,232 @@
+// Every error class of the API, through the real Deno server: the JSON shape, the status, and that
+// a refused request writes nothing.
+import { importJWK, SignJWT } from "jose";
+import { readFileSync } from "node:fs";
+import { describe, expect, inject, it } from "vitest";
+import { serveFunctions } from "../../scripts/local-stack/functions-server.ts";
+import { freePort } from "../global-setup.ts";
+import {
+  anonKey,
+  apiUrl,
+  newUser,
+  post,
+  serviceRoleKey,
+  signJwt,
+  uid,
+  useFunctionsDatabase,
+  userJwt,
+  userMessage,
+  userWithChat,
+} from "../support/functions.ts";
+
+const sql = useFunctionsDatabase();
+const appendBody = (chatId: string, text = "hi") =>
+  JSON.stringify({ chat_id: chatId, message: userMessage(uid("m"), text) });
+
+function expectError(response: { status: number; headers: Headers; body?: Record<string, unknown> }, status: number) {
+  expect(response.status).toBe(status);
+  expect(response.headers.get("content-type")).toBe("application/json");
+  expect(response.body).toMatchObject({ error: { code: expect.any(String), message: expect.any(String) } });
+  expect(Object.keys(response.body!)).toEqual(["error"]);
+}
+
+const messagesIn = async (chatId: string) =>
+  (await sql`select count(*)::int as n from chat_messages where chat_id = ${chatId}`)[0].n;
+
+describe("400: bad bodies", () => {
+  it("invalid JSON, a wrong shape, unknown fields, and values jsonb cannot store", async () => {
+    const { token, chatId } = await userWithChat();
+    const cases = [
+      '{"chat_id":',
+      "[]",
+      "null",
+      JSON.stringify({ chat_id: chatId }),
+      JSON.stringify({ chat_id: 42, message: userMessage("m", "x") }),
+      JSON.stringify({ chat_id: chatId, message: { ...userMessage("m", "x"), role: "system" } }),
+      JSON.stringify({ chat_id: chatId, message: userMessage("m", "x"), extra: true }),
+      JSON.stringify({ chat_id: chatId, message: userMessage("m", "nul \u0000 inside") }),
+      JSON.stringify({ chat_id: chatId, message: userMessage("m\u0000", "x") }),
+      `{"chat_id":"${chatId}","message":{"id":"m","role":"user","parts":[{"type":"text","text":"\\ud800 lone"}]}}`,
+      `{"chat_id":"${chatId}","message":{"id":"m","role":"user","parts":[{"type":"text","n":1e400}]}}`,
+      JSON.stringify({ chat_id: "", message: userMessage("m", "x") }),
+      JSON.stringify({ chat_id: "x".repeat(300), message: userMessage("m", "x") }),
+    ];
+    for (const body of cases) {
+      const response = await post("append-message", { token, body });
+      expectError(response, 400);
+    }
+    expect(await messagesIn(chatId)).toBe(0);
+  });
+
+  it("validation errors say where", async () => {
+    const { token } = await userWithChat();
+    const response = await post("mark-read", { token, body: JSON.stringify({ chat_id: "c", read_at: "yesterday" }) });
+    expectError(response, 400);
+    expect(response.body).toMatchObject({
+      error: { code: "invalid_request", details: [{ path: "read_at", message: expect.any(String) }] },
+    });
+  });
+});
+
+describe("401: who is calling", () => {
+  it("refuses missing, malformed, expired, forged and anonymous tokens, writing nothing", async () => {
+    const { accountId, chatId } = await userWithChat();
+    const now = Math.floor(Date.now() / 1000);
+    const user = { sub: accountId, role: "authenticated", aud: "authenticated" };
+    const valid = await userJwt(accountId);
+    const [head, payload] = valid.split(".");
+    const tokens: (string | undefined)[] = [
+      undefined,
+      "not-a-jwt",
+      valid + "garbage",
+      `${valid}.extra`,
+      `${head}.${payload}.`, // signature stripped
+      `${Buffer.from('{"alg":"none","typ":"JWT"}').toString("base64url")}.${payload}.`,
+      await signJwt({ ...user, exp: now - 10 }),
+      await signJwt({ ...user, exp: now + 600, nbf: now + 300 }),
+      await signJwt({ ...user, iat: now }), // no expiry
+      await signJwt({ ...user, exp: now + 600 }, "another-secret-that-is-long-enough-to-be-accepted"),
+      await signJwt(
+        { ...user, role: "service_role", exp: now + 600 },
+        "another-secret-that-is-long-enough-to-be-accepted",
+      ),
+      await signJwt({ role: "authenticated", exp: now + 600 }), // no sub
+      await signJwt({ ...user, sub: "not-a-uuid", exp: now + 600 }),
+      await signJwt({ ...user, role: "supabase_admin", exp: now + 600 }),
+      anonKey,
+    ];
+    for (const token of tokens) {
+      const response = await post("append-message", { token, body: appendBody(chatId) });
+      expectError(response, 401);
+    }
+    expect(await messagesIn(chatId)).toBe(0);
+  });
+
+  it("accepts asymmetric (ES256) user tokens from the project's JWKS, and refuses the public key used as an HMAC secret", async () => {
+    const { accountId, chatId } = await userWithChat();
+    const jwk = JSON.parse(inject("asymmetricSigningKey"));
+    const privateKey = await importJWK(jwk, "ES256");
+    const claims = { sub: accountId, role: "authenticated", aud: "authenticated" };
+    const es256 = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: jwk.kid, typ: "JWT" })
+      .setExpirationTime("5m").sign(privateKey);
+    expect((await post("append-message", { token: es256, body: appendBody(chatId) })).status).toBe(201);
+
+    const { d: _private, ...publicJwk } = jwk;
+    const confused = await new SignJWT(claims).setProtectedHeader({ alg: "HS256", kid: jwk.kid })
+      .setExpirationTime("5m").sign(new TextEncoder().encode(JSON.stringify(publicJwk)));
+    expectError(await post("append-message", { token: confused, body: appendBody(chatId) }), 401);
+    const unknownKey = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "someone-else" })
+      .setExpirationTime("5m").sign(privateKey);
+    expectError(await post("append-message", { token: unknownKey, body: appendBody(chatId) }), 401);
+    expect(await messagesIn(chatId)).toBe(1);
+  });
+});
+
+describe("403, 405, 413, 415", () => {
+  it("a user calling a service-only operation gets 403", async () => {
+    const { token, chatId } = await userWithChat();
+    const body = JSON.stringify({ run: { id: uid("run"), chat_id: chatId, started_at: new Date().toISOString() } });
+    expectError(await post("log-workflow-step", { token, body }), 403);
+  });
+
+  it("anything but POST gets 405 with Allow", async () => {
+    const { token } = await newUser();
+    for (const method of ["GET", "PUT", "DELETE", "PATCH"]) {
+      const response = await post("mark-read", { token, method });
+      expectError(response, 405);
+      expect(response.headers.get("allow")).toContain("POST");
+    }
+  });
+
+  it("a body over 1 MiB gets 413, whether or not it declares its length", async () => {
+    const { token, chatId } = await userWithChat();
+    const big = appendBody(chatId, "x".repeat(1024 * 1024 + 10));
+    expectError(await post("append-message", { token, body: big }), 413);
+    const stream = new Blob([big]).stream();
+    const chunked = await post("append-message", { token, body: stream, duplex: "half" } as RequestInit);
+    expectError(chunked, 413);
+    expect(await messagesIn(chatId)).toBe(0);
+  });
+
+  it("a body that is not application/json gets 415", async () => {
+    const { token, chatId } = await userWithChat();
+    for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]) {
+      expectError(
+        await post("append-message", { token, body: appendBody(chatId), headers: { "Content-Type": type } }),
+        415,
+      );
+    }
+    const charset = await post("append-message", {
+      token,
+      body: appendBody(chatId),
+      headers: { "Content-Type": "application/json; charset=utf-8" },
+    });
+    expect(charset.status).toBe(201);
+  });
+});
+
+describe("503: the database is unreachable", () => {
+  it("answers 503 with Retry-After, promptly, instead of hanging or 500", async () => {
+    const port = await freePort(), deadDb = await freePort();
+    const lines: string[] = [];
+    const server = await serveFunctions({
+      PORT: String(port),
+      SUPABASE_URL: `http://127.0.0.1:${port}`,
+      SUPABASE_DB_URL: `postgresql://postgres:postgres@127.0.0.1:${deadDb}/postgres`,
+      DB_CONNECT_TIMEOUT_S: "2",
+    }, (line) => lines.push(line));
+    try {
+      const { token } = await newUser();
+      const started = Date.now();
+      const response = await fetch(`http://127.0.0.1:${port}/functions/v1/mark-read`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ chat_id: "c" }),
+      });
+      expect(response.status).toBe(503);
+      expect(response.headers.get("retry-after")).toBe("1");
+      expect(await response.json()).toMatchObject({ error: { code: "database_unavailable" } });
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe("CORS", () => {
+  it("answers preflights and puts the CORS headers on every response, errors included", async () => {
+    const preflight = await fetch(`${apiUrl}/functions/v1/append-message`, {
+      method: "OPTIONS",
+      headers: { Origin: "http://localhost:3000", "Access-Control-Request-Method": "POST" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
+    expect(preflight.headers.get("access-control-allow-headers")).toContain("authorization");
+    expect(preflight.headers.get("access-control-allow-headers")).toContain("apikey");
+    const refused = await post("append-message", { body: "{}" });
+    expect(refused.headers.get("access-control-allow-origin")).toBe("*");
+  });
+});
+
+describe("logs", () => {
+  it("one JSON line per request with function, status, duration and request id; never tokens or contents", async () => {
+    const { token, chatId } = await userWithChat();
+    const secret = `secret-content-${uid("s")}`;
+    const requestId = uid("req");
+    await post("append-message", { token, body: appendBody(chatId, secret), headers: { "x-request-id": requestId } });
+    await post("log-workflow-step", { token: serviceRoleKey, body: "{" });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const log = readFileSync(inject("functionsLogFile"), "utf8");
+    const lines = log.split("\n").filter((line) => line && !line.startsWith("functions listening"))
+      .map((line) => JSON.parse(line));
+    expect(lines.find((l) => l.request_id === requestId)).toMatchObject({
+      fn: "append-message",
+      status: 201,
+      duration_ms: expect.any(Number),
+    });
+    expect(log).not.toContain(secret);
+    expect(log).not.toContain(token);
+    expect(log).not.toContain(serviceRoleKey);
+    expect(log).not.toContain(token.split(".")[2]);
+  });
+});
