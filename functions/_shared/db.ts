@@ -1,22 +1,12 @@
-// The database: one postgres.js pool per process, reused across requests, with settings that work
-// through Supabase's transaction pooler (no prepared statements). Each request is one transaction
-// that first takes on the caller's identity exactly as Supabase's REST layer does, then calls one
-// SQL function. PostgreSQL errors become HttpErrors here, and only here.
-import postgres from "postgres";
+// One database call per request: a transaction that first takes on the caller's identity exactly as
+// Supabase's REST layer does, then calls one SQL function. PostgreSQL errors become HttpErrors
+// here, and only here.
 import type { Database } from "../../types/database.ts";
 import type { Caller } from "./auth.ts";
 import { HttpError } from "./http.ts";
+import { connectTimeoutS, databaseIsDown, simpleQuery } from "./pool.ts";
 
 const env = (name: string, fallback: string) => Deno.env.get(name) ?? fallback;
-
-export const sql = postgres(env("SUPABASE_DB_URL", "postgresql://postgres:postgres@127.0.0.1:54322/postgres"), {
-  prepare: false,
-  max: Number(env("DB_POOL_MAX", "20")),
-  idle_timeout: 60,
-  connect_timeout: Number(env("DB_CONNECT_TIMEOUT_S", "5")),
-  max_lifetime: 30 * 60,
-  onnotice: () => {},
-});
 
 // A stuck lock or a runaway statement becomes a prompt error instead of a hung request.
 const timeout = (name: string, fallback: string) => {
@@ -26,6 +16,10 @@ const timeout = (name: string, fallback: string) => {
 };
 const statementTimeout = timeout("DB_STATEMENT_TIMEOUT", "5s");
 const lockTimeout = timeout("DB_LOCK_TIMEOUT", "2s");
+const milliseconds = (value: string) =>
+  parseInt(value) * ({ ms: 1, s: 1000, min: 60_000 }[value.replace(/^\d+/, "")] ?? 1);
+/** Longer than any healthy call can take: connecting, then the longest statement allowed. */
+const watchdogMs = connectTimeoutS * 1000 + milliseconds(statementTimeout) + 1000;
 
 type Functions = Database["public"]["Functions"];
 
@@ -54,10 +48,12 @@ export async function rpc<F extends keyof Functions>(
            set_config('lock_timeout', '${lockTimeout}', true);
     select public.${fn}(${named.join(", ")}) as result`;
   try {
-    const results = await sql.unsafe(query).simple() as unknown as { result: unknown }[][];
+    const results = await simpleQuery(query, watchdogMs) as { result: unknown }[][];
     return results[1][0].result;
   } catch (error) {
-    throw fromDatabaseError(error);
+    const translated = fromDatabaseError(error);
+    if (translated instanceof HttpError && translated.code === "database_unavailable") databaseIsDown();
+    throw translated;
   }
 }
 
@@ -96,7 +92,8 @@ export function fromDatabaseError(error: unknown): unknown {
   // Unreachable, restarting, out of connections, or the connection dropped mid-request.
   if (
     /^(08|57P)/.test(code) || code === "53300" ||
-    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|CONNECT_TIMEOUT|CONNECTION_(CLOSED|ENDED|DESTROYED))$/.test(code) ||
+    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|DATABASE_UNAVAILABLE|CONNECT_TIMEOUT|CONNECTION_(CLOSED|ENDED|DESTROYED))$/
+      .test(code) ||
     /connection|connect/i.test(message) && !code.match(/^[0-9A-Z]{5}$/)
   ) {
     return unavailable("the database is unreachable; retry shortly");

@@ -1,0 +1,77 @@
+// The connection pool: one per process, reused across requests, with settings that work through
+// Supabase's transaction pooler (no prepared statements), and a circuit breaker so a database
+// restart costs clients prompt 503s rather than hung requests.
+//
+// Why the breaker: postgres.js 3.4.9 can leave a query waiting forever on a connection that the
+// server closed while it was still starting up (porsager/postgres#1193), so a pool that keeps
+// retrying through a restart may never recover. Instead, the first sign that the database is gone
+// (a connection error, or no answer in time) opens the breaker: the pool is ended (rejecting what
+// was stuck in it), requests fail fast, and a throwaway probe connection checks every 250 ms until
+// the database answers; only then is a fresh pool made.
+import postgres from "postgres";
+
+const env = (name: string, fallback: string) => Deno.env.get(name) ?? fallback;
+const databaseUrl = env("SUPABASE_DB_URL", "postgresql://postgres:postgres@127.0.0.1:54322/postgres");
+const connectTimeoutS = Number(env("DB_CONNECT_TIMEOUT_S", "5"));
+
+const createPool = () =>
+  postgres(databaseUrl, {
+    prepare: false,
+    max: Number(env("DB_POOL_MAX", "20")),
+    idle_timeout: 60,
+    connect_timeout: connectTimeoutS,
+    max_lifetime: 30 * 60,
+    onnotice: () => {},
+  });
+
+let pool = createPool();
+/** Set while the database is known to be unreachable; settles when a fresh pool is in place. */
+let recovering: Promise<void> | undefined;
+
+export class DatabaseUnavailable extends Error {
+  readonly code = "DATABASE_UNAVAILABLE";
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DatabaseUnavailable(`no answer from the database in ${ms} ms`)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+async function answers(): Promise<boolean> {
+  const probe = postgres(databaseUrl, { max: 1, prepare: false, connect_timeout: 2, onnotice: () => {} });
+  try {
+    await withDeadline(probe`select 1`.execute(), 2000);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    probe.end({ timeout: 0 }).catch(() => {});
+  }
+}
+
+/** Opens the breaker: ends the pool and makes a new one once the database answers again. */
+export function databaseIsDown(): void {
+  if (recovering) return;
+  pool.end({ timeout: 0 }).catch(() => {});
+  recovering = (async () => {
+    while (!await answers()) await sleep(250);
+    pool = createPool();
+    recovering = undefined;
+  })();
+}
+
+/**
+ * Runs a simple-protocol query (several statements, one implicit transaction, no parameters),
+ * giving up after `deadlineMs`. Throws DatabaseUnavailable at once while the breaker is open.
+ */
+export function simpleQuery(text: string, deadlineMs: number): Promise<unknown> {
+  if (recovering) return Promise.reject(new DatabaseUnavailable("the database is recovering"));
+  return withDeadline(pool.unsafe(text).simple().execute() as Promise<unknown>, deadlineMs);
+}
+
+export { connectTimeoutS };
