@@ -2,10 +2,13 @@
 // lost or duplicated, every chat's seq runs 1..n, and the reader never sees a gap that fills later.
 import { expect, it } from "vitest";
 import { invoke, newUser, uid, useFunctionsDatabase, userMessage } from "../support/functions.ts";
+import { soak } from "../support/soak.ts";
 
 const sql = useFunctionsDatabase();
 
-it("24 chats x 2 writers x 15 appends, read concurrently by seq", async () => {
+const appends = 15 * soak;
+
+it(`24 chats x 2 writers x ${appends} appends, read concurrently by seq`, async () => {
   const user = await newUser();
   const created = await invoke<{ session: { id: string } }>(user.client, "create-chat", { session: { title: "many" } });
   const sessionId = created.body.session.id;
@@ -34,7 +37,7 @@ it("24 chats x 2 writers x 15 appends, read concurrently by seq", async () => {
   const statuses: number[] = [];
   await Promise.all(chats.flatMap((chat) =>
     [0, 1].map(async (writer) => {
-      for (let i = 0; i < 15; i++) {
+      for (let i = 0; i < appends; i++) {
         const message = userMessage(uid(`w${writer}`), `message ${i}`);
         statuses.push((await invoke(user.client, "append-message", { chat_id: chat, message })).status);
       }
@@ -49,5 +52,5 @@ it("24 chats x 2 writers x 15 appends, read concurrently by seq", async () => {
     select chat_id, array_agg(seq::int order by seq) as seqs from chat_messages
      where chat_id in ${sql(chats)} group by chat_id`;
   expect(rows.length).toBe(24);
-  for (const row of rows) expect(row.seqs).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+  for (const row of rows) expect(row.seqs).toEqual(Array.from({ length: 2 * appends }, (_, i) => i + 1));
 });

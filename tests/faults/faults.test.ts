@@ -58,6 +58,25 @@ async function chatsAreWhole() {
   }
 }
 
+describe("logs", () => {
+  it("neither the functions nor PostgreSQL log message contents or tokens, even for refused writes", async () => {
+    const secret = `top-secret-${crypto.randomUUID()}`;
+    const message = { id: "log-probe", role: "user", parts: [{ type: "text", text: secret }] };
+    expect((await call("append-message", { chat_id: chatIds[0], message })).status).toBe(201);
+    // The same id as an assistant message: refused inside the SQL function (PT409).
+    const refused = await call("append-message", { chat_id: chatIds[0], message: { ...message, role: "assistant" } });
+    expect(refused.status).toBe(409);
+    // A chat the caller cannot see: refused by PostgreSQL (PT404).
+    expect((await call("append-message", { chat_id: "not-mine", message: { ...message, id: "x" } })).status).toBe(404);
+    await new Promise((r) => setTimeout(r, 200));
+    const all = [...stack.logs, ...stack.postgresLog].join("\n");
+    // PostgreSQL did log the refusals (so the checks below look at real error lines).
+    expect(stack.postgresLog.join("")).toMatch(/ERROR: .*already used/);
+    expect(all).not.toContain(secret);
+    expect(all).not.toContain(token.split(".")[1]);
+  });
+});
+
 describe("a stuck lock", () => {
   it("turns into a prompt 503 with Retry-After instead of a hung request, then clears", async () => {
     const locker = await stack.sql.reserve();

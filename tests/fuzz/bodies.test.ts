@@ -4,6 +4,7 @@
 import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
+import { soak } from "../support/soak.ts";
 import { post, serviceRoleKey, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
 
 const sql = useFunctionsDatabase();
@@ -133,7 +134,7 @@ describe.each(functions)("%s", (fn) => {
         const response = await refusedWithoutEffect(fn, JSON.stringify(value));
         expect(response.status).toBeGreaterThanOrEqual(400);
       }),
-      { numRuns: 100 },
+      { numRuns: 100 * soak },
     );
   });
 
@@ -151,7 +152,7 @@ describe.each(functions)("%s", (fn) => {
           await refusedWithoutEffect(fn, JSON.stringify(mutated));
         },
       ),
-      { numRuns: 200 },
+      { numRuns: 200 * soak },
     );
   });
 
@@ -162,7 +163,7 @@ describe.each(functions)("%s", (fn) => {
         const response = await refusedWithoutEffect(fn, body.slice(0, cut));
         expect(response.status).toBe(400);
       }),
-      { numRuns: 15 },
+      { numRuns: 15 * soak },
     );
     for (const type of ["text/plain", "application/xml", "", "application/jsonx"]) {
       expect((await refusedWithoutEffect(fn, body, type)).status).toBe(415);
@@ -180,6 +181,6 @@ it("the service role fuzzed on user operations is held to the same invariant", a
       const response = await post("mark-read", { token: serviceRoleKey, body: JSON.stringify(value) });
       expectWellFormed(response, JSON.stringify(value));
     }),
-    { numRuns: 20 },
+    { numRuns: 20 * soak },
   );
 });

@@ -12,7 +12,9 @@ export async function isolatedStack(env: Record<string, string> = {}) {
   const dir = await mkdtemp(path.join(tmpdir(), "agent-chat-faults-"));
   const dataDir = path.join(dir, "data");
   const dbPort = await freePort(), apiPort = await freePort();
-  let cluster: Cluster = await startCluster({ dataDir, port: dbPort });
+  const postgresLog: string[] = [];
+  const onLog = (line: string) => void postgresLog.push(line);
+  let cluster: Cluster = await startCluster({ dataDir, port: dbPort, onLog });
   const sql = connect(cluster.url, { max: 4 });
   await bootstrap(sql);
   await migrate(sql);
@@ -30,7 +32,10 @@ export async function isolatedStack(env: Record<string, string> = {}) {
 
   return {
     sql,
+    /** What the functions printed. */
     logs,
+    /** What PostgreSQL logged. */
+    postgresLog,
     apiUrl: `http://127.0.0.1:${apiPort}`,
     get functions() {
       return functions;
@@ -39,7 +44,7 @@ export async function isolatedStack(env: Record<string, string> = {}) {
       await cluster.stop();
     },
     async startPostgres() {
-      cluster = await startCluster({ dataDir, port: dbPort });
+      cluster = await startCluster({ dataDir, port: dbPort, onLog });
     },
     async restartFunctions() {
       functions = await serve();
