@@ -4,13 +4,13 @@
 import { exportJWK, generateKeyPair } from "jose";
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
 import { startCluster } from "../scripts/local-stack/cluster.ts";
 import { bootstrap, connect, migrate, recreateDatabase } from "../scripts/local-stack/database.ts";
 import { serveFunctions } from "../scripts/local-stack/functions-server.ts";
+import { freePort } from "../scripts/local-stack/throwaway.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -25,15 +25,6 @@ declare module "vitest" {
     /** A private ES256 key whose public half the functions trust through SUPABASE_JWKS. */
     asymmetricSigningKey: string;
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    }).on("error", reject);
-  });
 }
 
 export default async function setup(project: TestProject) {

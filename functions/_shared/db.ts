@@ -3,6 +3,7 @@
 // here, and only here.
 import type { Database } from "../../types/database.ts";
 import type { Caller } from "./auth.ts";
+import { callText } from "./call-text.ts";
 import { HttpError } from "./http.ts";
 import { connectTimeoutS, databaseIsDown, simpleQuery } from "./pool.ts";
 
@@ -25,28 +26,22 @@ type Functions = Database["public"]["Functions"];
 
 /**
  * Calls one SQL function as the caller (role authenticated with their verified claims, or
- * service_role) and returns its jsonb result. Arguments go by name (`arg => value`), typed by the
- * generated types; undefined ones take the function's default.
- *
- * The identity and the call travel as one simple-protocol query of two statements, which
- * PostgreSQL runs as one implicit transaction: one round trip, atomic, and no prepared statement
- * (so it works through Supabase's transaction pooler). Values are dollar-quoted with a tag that
- * does not occur in them, which is injection-proof whatever the server's string settings.
+ * service_role) in one transaction and returns its jsonb result. Arguments are typed by the
+ * generated types.
  */
 export async function rpc<F extends keyof Functions>(
   caller: Caller,
   fn: F,
   args: Functions[F]["Args"],
 ): Promise<unknown> {
-  const named = Object.entries(args as Record<string, unknown>)
-    .filter(([, value]) => value !== undefined)
-    .map(([name, value]) => `${name} => ${literal(value)}`);
-  const query = `
-    select set_config('role', '${caller.role}', true),
-           set_config('request.jwt.claims', ${literal(caller.claims)}, true),
-           set_config('statement_timeout', '${statementTimeout}', true),
-           set_config('lock_timeout', '${lockTimeout}', true);
-    select public.${fn}(${named.join(", ")}) as result`;
+  const query = callText({
+    role: caller.role,
+    claims: caller.claims,
+    fn,
+    args: args as Record<string, unknown>,
+    statementTimeout,
+    lockTimeout,
+  });
   try {
     const results = await simpleQuery(query, watchdogMs) as { result: unknown }[][];
     return results[1][0].result;
@@ -55,15 +50,6 @@ export async function rpc<F extends keyof Functions>(
     if (translated instanceof HttpError && translated.code === "database_unavailable") databaseIsDown();
     throw translated;
   }
-}
-
-/** A SQL literal of unknown type (PostgreSQL takes the parameter's type), or null. */
-function literal(value: unknown): string {
-  if (value === null) return "null";
-  const text = typeof value === "object" ? JSON.stringify(value) : String(value);
-  let tag = "$_$";
-  for (let i = 0; text.includes(tag); i++) tag = `$_${i}$`;
-  return tag + text + tag;
 }
 
 const unavailable = (message: string) =>

@@ -3,14 +3,14 @@
 // half-written.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { userJwt } from "../support/functions.ts";
-import { isolatedStack } from "../support/isolated-stack.ts";
+import { type ThrowawayStack, throwawayStack } from "../../scripts/local-stack/throwaway.ts";
 
-let stack: Awaited<ReturnType<typeof isolatedStack>>;
+let stack: ThrowawayStack;
 let token: string;
 let chatIds: string[];
 
 beforeAll(async () => {
-  stack = await isolatedStack({ DB_LOCK_TIMEOUT: "500ms", DB_STATEMENT_TIMEOUT: "3s" });
+  stack = await throwawayStack({ DB_LOCK_TIMEOUT: "500ms", DB_STATEMENT_TIMEOUT: "3s" });
   const accountId = crypto.randomUUID();
   token = await userJwt(accountId);
   const created = await call("create-chat", { session: { title: "faults" }, chat: { id: "fault-chat-0" } });

@@ -4,7 +4,7 @@ import { importJWK, SignJWT } from "jose";
 import { readFileSync } from "node:fs";
 import { describe, expect, inject, it } from "vitest";
 import { serveFunctions } from "../../scripts/local-stack/functions-server.ts";
-import { freePort } from "../global-setup.ts";
+import { freePort } from "../../scripts/local-stack/throwaway.ts";
 import {
   anonKey,
   apiUrl,

@@ -1,15 +1,27 @@
-// A stack of its own for tests that break things: its own PostgreSQL cluster (durable settings) and
-// its own functions server, so stopping or killing them touches no other test.
+// A stack of its own in a temporary folder: its own PostgreSQL cluster and functions server on free
+// ports. Tests that break things and the benchmark use it, so they touch no one else's data.
 import { mkdtemp, rm } from "node:fs/promises";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { type Cluster, startCluster } from "../../scripts/local-stack/cluster.ts";
-import { bootstrap, connect, migrate } from "../../scripts/local-stack/database.ts";
-import { type FunctionsServer, serveFunctions } from "../../scripts/local-stack/functions-server.ts";
-import { freePort } from "../global-setup.ts";
+import { type Cluster, startCluster } from "./cluster.ts";
+import { bootstrap, connect, migrate } from "./database.ts";
+import { type FunctionsServer, serveFunctions } from "./functions-server.ts";
 
-export async function isolatedStack(env: Record<string, string> = {}) {
-  const dir = await mkdtemp(path.join(tmpdir(), "agent-chat-faults-"));
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    }).on("error", reject);
+  });
+}
+
+export type ThrowawayStack = Awaited<ReturnType<typeof throwawayStack>>;
+
+/** `env` goes to the functions (DB_POOL_MAX, DB_LOCK_TIMEOUT, ...). */
+export async function throwawayStack(env: Record<string, string> = {}) {
+  const dir = await mkdtemp(path.join(tmpdir(), "agent-chat-stack-"));
   const dataDir = path.join(dir, "data");
   const dbPort = await freePort(), apiPort = await freePort();
   const postgresLog: string[] = [];
@@ -32,11 +44,12 @@ export async function isolatedStack(env: Record<string, string> = {}) {
 
   return {
     sql,
+    databaseUrl: cluster.url,
+    apiUrl: `http://127.0.0.1:${apiPort}`,
     /** What the functions printed. */
     logs,
     /** What PostgreSQL logged. */
     postgresLog,
-    apiUrl: `http://127.0.0.1:${apiPort}`,
     get functions() {
       return functions;
     },

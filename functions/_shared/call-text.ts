@@ -1,0 +1,37 @@
+// The text of one database call: the caller's identity and one SQL function call, as one
+// simple-protocol query of two statements, which PostgreSQL runs as one implicit transaction (one
+// round trip, atomic, no prepared statement, so it works through Supabase's transaction pooler).
+// Pure: the benchmark's pgbench baseline sends exactly this text too.
+
+export interface CallText {
+  role: "authenticated" | "service_role";
+  claims: unknown;
+  fn: string;
+  /** Arguments by name (`arg => value`); undefined ones take the function's default. */
+  args: Record<string, unknown>;
+  statementTimeout: string;
+  lockTimeout: string;
+}
+
+export function callText({ role, claims, fn, args, statementTimeout, lockTimeout }: CallText): string {
+  const named = Object.entries(args)
+    .filter(([, value]) => value !== undefined)
+    .map(([name, value]) => `${name} => ${literal(value)}`);
+  return `select set_config('role', '${role}', true), ` +
+    `set_config('request.jwt.claims', ${literal(claims)}, true), ` +
+    `set_config('statement_timeout', '${statementTimeout}', true), ` +
+    `set_config('lock_timeout', '${lockTimeout}', true); ` +
+    `select public.${fn}(${named.join(", ")}) as result`;
+}
+
+/**
+ * A SQL literal of unknown type (PostgreSQL takes the parameter's type), or null. Dollar-quoted with
+ * a tag that does not occur in the value: injection-proof whatever the server's string settings.
+ */
+export function literal(value: unknown): string {
+  if (value === null) return "null";
+  const text = typeof value === "object" ? JSON.stringify(value) : String(value);
+  let tag = "$_$";
+  for (let i = 0; text.includes(tag); i++) tag = `$_${i}$`;
+  return tag + text + tag;
+}

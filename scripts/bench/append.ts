@@ -1,0 +1,104 @@
+// Workloads 1 and 2: append-message over HTTP (wrk) and exactly the same database work sent straight
+// to PostgreSQL (pgbench), at the same concurrency, on fresh chats of the same shape.
+import { randomUUID } from "node:crypto";
+import { callText } from "../../functions/_shared/call-text.ts";
+import { userJwt } from "../local-stack/config.ts";
+import type { Sql } from "../local-stack/database.ts";
+import { type LoadResult, pgbench, wrk } from "./tools.ts";
+
+export type Shape = "a" | "b";
+
+export interface Bench {
+  sql: Sql;
+  databaseUrl: string;
+  apiUrl: string;
+  seconds: number;
+}
+
+/** An account with one session and `count` chats named `<prefix>0..`. */
+export async function makeChats(sql: Sql, prefix: string, count: number) {
+  const accountId = randomUUID();
+  const sessionId = `${prefix}session`;
+  await sql`insert into accounts (id) values (${accountId})`;
+  await sql`insert into sessions (id, account_id, title) values (${sessionId}, ${accountId}, 'benchmark')`;
+  await sql`
+    insert into chats (id, session_id)
+    select ${prefix} || i, ${sessionId} from generate_series(0, ${count - 1}) i`;
+  return { accountId, token: await userJwt(accountId, 24 * 3600) };
+}
+
+/** What the function sends for one append, with pgbench variables where the ids vary. */
+export async function appendScript(accountId: string, chat: string): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const claims = {
+    iss: "supabase-demo",
+    sub: accountId,
+    role: "authenticated",
+    aud: "authenticated",
+    iat: now,
+    exp: now + 86400,
+  };
+  const text = callText({
+    role: "authenticated",
+    claims,
+    fn: "append_message",
+    args: {
+      chat_id: chat,
+      message: { id: "pgb-:client_id-:r", role: "user", parts: [{ type: "text", text: "benchmark message" }] },
+    },
+    statementTimeout: "5s",
+    lockTimeout: "2s",
+  });
+  // pgbench sends `a \; b` as one query, as the function does.
+  return `\\set r random(1, 1000000000000)\n${text.replace("; select public.", " \\; select public.")};\n`;
+}
+
+export interface AppendRun {
+  shape: Shape;
+  concurrency: number;
+  http: LoadResult;
+  sql: LoadResult;
+  ratio: number;
+  /** Rows found afterwards in the chats each side wrote: must equal its completed requests. */
+  stored: { http: number; sql: number };
+}
+
+export async function appendRun(bench: Bench, shape: Shape, concurrency: number, round: number): Promise<AppendRun> {
+  const chats = shape === "a" ? concurrency : 1;
+  const httpPrefix = `http-${shape}${concurrency}-r${round}-`, sqlPrefix = `pgb-${shape}${concurrency}-r${round}-`;
+  const httpOwner = await makeChats(bench.sql, httpPrefix, chats);
+  const sqlOwner = await makeChats(bench.sql, sqlPrefix, chats);
+
+  const http = await wrk(
+    `${bench.apiUrl}/functions/v1/append-message`,
+    {
+      operation: "append",
+      token: httpOwner.token,
+      chatPrefix: shape === "a" ? httpPrefix : `${httpPrefix}0`,
+      shape,
+      tag: `${httpPrefix}m`,
+    },
+    concurrency,
+    bench.seconds,
+  );
+
+  // pgbench numbers its clients 0..C-1: in shape a each client is the one writer of its own chat.
+  const chat = shape === "a" ? `${sqlPrefix}:client_id` : `${sqlPrefix}0`;
+  const sqlResult = await pgbench(
+    bench.databaseUrl,
+    await appendScript(sqlOwner.accountId, chat),
+    concurrency,
+    bench.seconds,
+  );
+
+  const count = async (prefix: string) =>
+    (await bench.sql`select count(*)::int as n from chat_messages where chat_id like ${prefix + "%"}`)[0].n;
+  return {
+    shape,
+    concurrency,
+    http,
+    sql: sqlResult,
+    ratio: Math.round(http.rps / sqlResult.rps * 100) / 100,
+    stored: { http: await count(httpPrefix), sql: await count(sqlPrefix) },
+  };
+}

@@ -1,0 +1,248 @@
+// docs/benchmarks.md and its two charts (SVG, drawn here: no plotting dependency for two charts).
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { LoadResult } from "./tools.ts";
+
+interface AppendRow {
+  shape: string;
+  concurrency: number;
+  http: LoadResult;
+  sql: LoadResult;
+  ratio: number;
+  ratios: number[];
+  storedMatchesAcknowledged: boolean;
+}
+interface ScaleRow {
+  messages: number;
+  append: LoadResult;
+  pageRead: LoadResult;
+  unreadListing: LoadResult;
+  plans?: { pageRead: string; unreadListing: string };
+}
+export interface Results {
+  date: string;
+  machine: { cpus: number; cpu?: string; memoryGiB: number };
+  settings: { seconds: number; rounds: number; sizes: number[]; levels: number[]; quick: boolean };
+  append: AppendRow[];
+  others: Record<string, LoadResult>;
+  scaling: ScaleRow[];
+  startup: { cold: number[]; warm: number[]; dbReset: number[] } | null;
+}
+
+const colors = { http: "#3b82f6", sql: "#9ca3af", append: "#3b82f6", page: "#10b981", listing: "#f59e0b" };
+const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+
+function appendChart(rows: AppendRow[]): string {
+  const width = 760, height = 300, top = 40, bottom = 50, left = 60;
+  const max = Math.max(...rows.flatMap((r) => [r.http.rps, r.sql.rps])) * 1.1;
+  const panel = (width - left - 20) / 2;
+  const y = (v: number) => top + (height - top - bottom) * (1 - v / max);
+  const parts: string[] = [];
+  ["a", "b"].forEach((shape, p) => {
+    const x0 = left + p * panel;
+    const mine = rows.filter((r) => r.shape === shape);
+    const group = (panel - 20) / mine.length;
+    parts.push(
+      `<text x="${x0 + panel / 2}" y="22" text-anchor="middle" font-weight="bold">${
+        shape === "a" ? "(a) one writer per chat" : "(b) all writers on one chat"
+      }</text>`,
+    );
+    mine.forEach((r, i) => {
+      const gx = x0 + 10 + i * group, bw = group / 2 - 6;
+      for (const [j, side] of (["http", "sql"] as const).entries()) {
+        const v = r[side].rps;
+        parts.push(
+          `<rect x="${gx + 3 + j * (bw + 2)}" y="${y(v)}" width="${bw}" height="${y(0) - y(v)}" fill="${
+            colors[side]
+          }"/>`,
+        );
+      }
+      parts.push(`<text x="${gx + group / 2}" y="${y(0) + 16}" text-anchor="middle">c=${r.concurrency}</text>`);
+      parts.push(
+        `<text x="${gx + group / 2}" y="${
+          y(Math.max(r.http.rps, r.sql.rps)) - 6
+        }" text-anchor="middle" font-size="11">${r.ratio}×</text>`,
+      );
+    });
+  });
+  for (let t = 0; t <= 4; t++) {
+    const v = (max / 4) * t;
+    parts.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end" font-size="11">${Math.round(v)}</text>`);
+    parts.push(`<line x1="${left}" x2="${width - 20}" y1="${y(v)}" y2="${y(v)}" stroke="#e5e7eb"/>`);
+  }
+  parts.push(
+    `<text x="14" y="${height / 2}" transform="rotate(-90 14 ${height / 2})" text-anchor="middle">per second</text>`,
+  );
+  parts.push(
+    legend(width - 330, height - 14, [["append-message over HTTP", colors.http], ["same SQL via pgbench", colors.sql]]),
+  );
+  return svg(width, height, parts);
+}
+
+function scalingChart(rows: ScaleRow[]): string {
+  const width = 760, height = 300, top = 30, bottom = 50, left = 60, right = 30;
+  const series: [string, string, (r: ScaleRow) => number][] = [
+    ["append to the long chat (HTTP, p50)", colors.append, (r) => r.append.p50],
+    ["page of 50 after a cursor (p50)", colors.page, (r) => r.pageRead.p50],
+    ["1,000 chats with unread flags (p50)", colors.listing, (r) => r.unreadListing.p50],
+  ];
+  const max = Math.max(...rows.flatMap((r) => series.map(([, , f]) => f(r)))) * 1.2 || 1;
+  const logs = rows.map((r) => Math.log10(r.messages));
+  const [lo, hi] = [Math.min(...logs), Math.max(...logs)];
+  const x = (m: number) => left + (width - left - right) * ((Math.log10(m) - lo) / (hi - lo || 1));
+  const y = (v: number) => top + (height - top - bottom) * (1 - v / max);
+  const parts: string[] = [];
+  for (let t = 0; t <= 4; t++) {
+    const v = (max / 4) * t;
+    parts.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end" font-size="11">${v.toFixed(1)}</text>`);
+    parts.push(`<line x1="${left}" x2="${width - right}" y1="${y(v)}" y2="${y(v)}" stroke="#e5e7eb"/>`);
+  }
+  for (const r of rows) {
+    parts.push(
+      `<text x="${x(r.messages)}" y="${height - bottom + 18}" text-anchor="middle">${
+        r.messages.toExponential(0)
+      }</text>`,
+    );
+  }
+  for (const [, color, f] of series) {
+    const points = rows.map((r) => `${x(r.messages)},${y(f(r))}`).join(" ");
+    parts.push(`<polyline points="${points}" fill="none" stroke="${color}" stroke-width="2.5"/>`);
+    for (const r of rows) parts.push(`<circle cx="${x(r.messages)}" cy="${y(f(r))}" r="4" fill="${color}"/>`);
+  }
+  parts.push(`<text x="14" y="${height / 2}" transform="rotate(-90 14 ${height / 2})" text-anchor="middle">ms</text>`);
+  parts.push(
+    `<text x="${(width + left) / 2}" y="${height - 14}" text-anchor="middle">messages in chat_messages</text>`,
+  );
+  parts.push(legend(left + 10, top + 4, series.map(([label, color]) => [label, color]), true));
+  return svg(width, height, parts);
+}
+
+function legend(x: number, y: number, items: [string, string][], vertical = false): string {
+  return items.map(([label, color], i) => {
+    const dx = vertical ? 0 : i * 170, dy = vertical ? i * 16 : 0;
+    return `<rect x="${x + dx}" y="${y + dy - 9}" width="10" height="10" fill="${color}"/>` +
+      `<text x="${x + dx + 14}" y="${y + dy}" font-size="11">${escape(label)}</text>`;
+  }).join("");
+}
+
+const svg = (w: number, h: number, parts: string[]) =>
+  `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12">` +
+  `<rect width="100%" height="100%" fill="white"/>${parts.join("")}</svg>\n`;
+
+const med = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
+
+export async function writeReport(dir: string, r: Results): Promise<void> {
+  await writeFile(path.join(dir, "bench-append.svg"), appendChart(r.append));
+  if (r.scaling.length > 1) await writeFile(path.join(dir, "bench-scaling.svg"), scalingChart(r.scaling));
+
+  const a16 = r.append.find((x) => x.shape === "a" && x.concurrency === 16);
+  const first = r.scaling[0], last = r.scaling.at(-1);
+  const growth = (f: (s: ScaleRow) => number) => first && last ? (f(last) / f(first)).toFixed(2) : "n/a";
+  const lines = [
+    "# Benchmarks",
+    "",
+    `Measured by \`npm run bench\` on ${r.date.slice(0, 10)}: ${r.machine.cpus} cores (${r.machine.cpu ?? "?"}), ` +
+    `${r.machine.memoryGiB} GiB; client (wrk, pgbench), Deno and PostgreSQL 15 on the same host. Each configuration ran ` +
+    `${r.settings.rounds} time(s) for ${r.settings.seconds} s, interleaved; figures are medians. Absolute numbers on a ` +
+    "shared machine are noise; the ratios, measured in the same run, are the signal.",
+    "",
+    "## append-message: the API against the raw-SQL limit",
+    "",
+    "HTTP: `wrk` (one connection per thread; shape (a) gives each connection its own chat) posting `append-message` with a " +
+    "user JWT. Baseline: `pgbench` sending exactly the text the function sends to PostgreSQL (the same `set_config` " +
+    "identity switch and the same `append_message` call, one simple-protocol query per request) with the same " +
+    "concurrency and chat shape. The ratio is HTTP throughput / baseline throughput: the cost of the API layer " +
+    "(HTTP, JWT verification, validation, JSON).",
+    "",
+    "![append-message throughput](bench-append.svg)",
+    "",
+    "| shape | concurrency | HTTP req/s | HTTP p50 / p95 / p99 ms | errors | pgbench tx/s | pgbench p50 / p99 ms | ratio (rounds) |",
+    "| --- | --: | --: | --: | --: | --: | --: | --: |",
+    ...r.append.map((x) =>
+      `| ${x.shape} | ${x.concurrency} | ${x.http.rps} | ${x.http.p50} / ${x.http.p95} / ${x.http.p99} | ${x.http.errors} | ` +
+      `${x.sql.rps} | ${x.sql.p50} / ${x.sql.p99} | **${x.ratio}** (${x.ratios.join(", ")}) |`
+    ),
+    "",
+    `Every run's rows were counted afterwards: stored messages ${
+      r.append.every((x) => x.storedMatchesAcknowledged) ? "matched" : "did NOT match"
+    } the requests each side completed.`,
+    "",
+    a16
+      ? `Target for shape (a) at concurrency 16: ≥ 0.7 of the baseline, p99 < 25 ms, zero errors. Measured: ratio ` +
+        `${a16.ratio}, p99 ${a16.http.p99} ms, ${a16.http.errors} errors.`
+      : "",
+    "",
+    "## mark-read and log-workflow-step at concurrency 16",
+    "",
+    "| function | req/s | p50 / p95 / p99 ms | errors |",
+    "| --- | --: | --: | --: |",
+    ...Object.entries(r.others).map(([name, x]) =>
+      `| ${name} | ${x.rps} | ${x.p50} / ${x.p95} / ${x.p99} | ${x.errors} |`
+    ),
+    "",
+  ];
+  if (r.scaling.length) {
+    lines.push(
+      "## Scaling with the size of the data",
+      "",
+      "`chat_messages` rebuilt in bulk with SQL at each size: half the rows in one long chat, the rest spread over the " +
+        "other chats (one account with 1,000 chats, ten accounts with 100). Append: wrk, one connection, to the long chat. " +
+        "Page read and listing: pgbench, one client, as role `authenticated` with the account's claims (what Supabase's " +
+        "REST API runs), RLS applied.",
+      "",
+      "![latency against data size](bench-scaling.svg)",
+      "",
+      "| messages | append p50 / p99 ms | page of 50 p50 / p99 ms | 1,000 chats with unread p50 / p99 ms |",
+      "| --: | --: | --: | --: |",
+      ...r.scaling.map((s) =>
+        `| ${
+          s.messages.toLocaleString("en")
+        } | ${s.append.p50} / ${s.append.p99} | ${s.pageRead.p50} / ${s.pageRead.p99} | ` +
+        `${s.unreadListing.p50} / ${s.unreadListing.p99} |`
+      ),
+      "",
+      `Growth from the smallest to the largest size (p50): append ${growth((s) => s.append.p50)}×, page read ` +
+        `${growth((s) => s.pageRead.p50)}×, unread listing ${growth((s) => s.unreadListing.p50)}× ` +
+        "(targets: page read and append within 1.5×; listing under 10 ms p50).",
+      "",
+    );
+    if (last?.plans) {
+      lines.push(
+        `Plans at ${last.messages.toLocaleString("en")} messages (\`explain analyze\`, as the user):`,
+        "",
+        "```",
+        last.plans.pageRead,
+        "```",
+        "",
+        "```",
+        last.plans.unreadListing,
+        "```",
+        "",
+      );
+    }
+  }
+  if (r.startup) {
+    lines.push(
+      "## Start-up",
+      "",
+      "| command | median s | runs |",
+      "| --- | --: | --- |",
+      `| \`npm start\`, cold (no data folder) | ${med(r.startup.cold).toFixed(2)} | ${
+        r.startup.cold.map((v) => v.toFixed(2)).join(", ")
+      } |`,
+      `| \`npm start\`, warm | ${med(r.startup.warm).toFixed(2)} | ${
+        r.startup.warm.map((v) => v.toFixed(2)).join(", ")
+      } |`,
+      `| \`npm run db:reset\` (starting and stopping PostgreSQL itself) | ${med(r.startup.dbReset).toFixed(2)} | ${
+        r.startup.dbReset.map((v) => v.toFixed(2)).join(", ")
+      } |`,
+      "",
+      "Measured from launching the command to the stack printing its keys (or the reset exiting). Targets: cold < 15 s, " +
+        "warm < 5 s, db:reset < 5 s.",
+      "",
+    );
+  } else {
+    lines.push("## Start-up", "", "Not measured in this run: ports 54321/54322 were in use.", "");
+  }
+  await writeFile(path.join(dir, "benchmarks.md"), lines.join("\n"));
+}

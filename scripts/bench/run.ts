@@ -1,0 +1,201 @@
+// npm run bench: how fast the API persists and serves agent conversations on this machine, measured
+// side by side with the same database work sent straight to PostgreSQL, in one run.
+// Writes docs/benchmarks.json and docs/benchmarks.md (with its charts next to it).
+//
+// Settings (environment): BENCH_SECONDS per load run (4), BENCH_ROUNDS per configuration (3; medians
+// are reported), BENCH_SIZES for the scaling workload (1000,100000,1000000), BENCH_QUICK=1 for a
+// short smoke run. BENCH_DATABASE_URL + BENCH_API_URL run workloads 1-3 against a stack you started.
+import { SingleBar } from "cli-progress";
+import { writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { apiKeys, projectRoot } from "../local-stack/config.ts";
+import { connect } from "../local-stack/database.ts";
+import { throwawayStack } from "../local-stack/throwaway.ts";
+import { type AppendRun, appendRun, type Bench, makeChats, type Shape } from "./append.ts";
+import { writeReport } from "./report.ts";
+import { measureAt, plans, type ScalePoint, seedMessages, seedScaleAccount } from "./scaling.ts";
+import { measureStartup } from "./startup.ts";
+import { ensureTools, type LoadResult, wrk } from "./tools.ts";
+
+const quick = process.env.BENCH_QUICK === "1";
+const seconds = Number(process.env.BENCH_SECONDS ?? (quick ? 2 : 4));
+const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 1 : 3));
+const sizes = (process.env.BENCH_SIZES ?? (quick ? "1000,100000" : "1000,100000,1000000")).split(",").map(Number);
+const levels = [1, 4, 16, 64];
+const shapes: Shape[] = ["a", "b"];
+const external = process.env.BENCH_DATABASE_URL && process.env.BENCH_API_URL;
+
+ensureTools();
+const stack = external ? undefined : await throwawayStack();
+const bench: Bench = {
+  sql: stack?.sql ?? connect(process.env.BENCH_DATABASE_URL!, { max: 4 }),
+  databaseUrl: stack?.databaseUrl ?? process.env.BENCH_DATABASE_URL!,
+  apiUrl: stack?.apiUrl ?? process.env.BENCH_API_URL!,
+  seconds,
+};
+
+const steps = shapes.length * levels.length * rounds + 2 * rounds + (external ? 0 : sizes.length * 2) + 1 + 1;
+const bar = new SingleBar({
+  format: "bench [{bar}] {value}/{total} {stage}",
+  hideCursor: true,
+  clearOnComplete: false,
+  barCompleteChar: "#",
+  barIncompleteChar: ".",
+});
+bar.start(steps, 0, { stage: "warming up" });
+const step = (stage: string) => bar.increment({ stage });
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const medianResult = (results: LoadResult[]): LoadResult => ({
+  requests: median(results.map((r) => r.requests)),
+  seconds: median(results.map((r) => r.seconds)),
+  rps: median(results.map((r) => r.rps)),
+  p50: median(results.map((r) => r.p50)),
+  p95: median(results.map((r) => r.p95)),
+  p99: median(results.map((r) => r.p99)),
+  errors: results.reduce((sum, r) => sum + r.errors, 0),
+});
+
+let stopped = false;
+try {
+  // Warm-up: JIT, connection pools, caches.
+  const warm = await makeChats(bench.sql, "warmup-", 16);
+  await wrk(
+    `${bench.apiUrl}/functions/v1/append-message`,
+    {
+      operation: "append",
+      token: warm.token,
+      chatPrefix: "warmup-",
+      shape: "a",
+      tag: "warmup",
+    },
+    16,
+    2,
+  );
+  step("append-message vs pgbench");
+
+  // Workloads 1 and 2, interleaved round by round so drift on a shared machine hits both sides.
+  const runs: AppendRun[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const shape of shapes) {
+      for (const concurrency of levels) {
+        bar.update({ stage: `append shape ${shape}, concurrency ${concurrency}, round ${round + 1}` });
+        runs.push(await appendRun(bench, shape, concurrency, round));
+        step("append-message vs pgbench");
+      }
+    }
+  }
+  const append = shapes.flatMap((shape) =>
+    levels.map((concurrency) => {
+      const mine = runs.filter((r) => r.shape === shape && r.concurrency === concurrency);
+      return {
+        shape,
+        concurrency,
+        http: medianResult(mine.map((r) => r.http)),
+        sql: medianResult(mine.map((r) => r.sql)),
+        ratio: median(mine.map((r) => r.ratio)),
+        ratios: mine.map((r) => r.ratio),
+        storedMatchesAcknowledged: mine.every((r) =>
+          r.stored.http >= r.http.requests - r.http.errors && r.stored.sql === r.sql.requests
+        ),
+      };
+    })
+  );
+
+  // Workload 3: the other two writes at concurrency 16.
+  const others: Record<string, LoadResult[]> = { "mark-read": [], "log-workflow-step": [] };
+  for (let round = 0; round < rounds; round++) {
+    const owner = await makeChats(bench.sql, `other-r${round}-`, 16);
+    bar.update({ stage: `mark-read, round ${round + 1}` });
+    others["mark-read"].push(
+      await wrk(
+        `${bench.apiUrl}/functions/v1/mark-read`,
+        {
+          operation: "mark-read",
+          token: owner.token,
+          chatPrefix: `other-r${round}-`,
+          shape: "a",
+          tag: "read",
+        },
+        16,
+        seconds,
+      ),
+    );
+    step("mark-read");
+    bar.update({ stage: `log-workflow-step, round ${round + 1}` });
+    others["log-workflow-step"].push(
+      await wrk(
+        `${bench.apiUrl}/functions/v1/log-workflow-step`,
+        {
+          operation: "log-step",
+          token: (await apiKeys()).serviceRoleKey,
+          chatPrefix: `other-r${round}-`,
+          shape: "a",
+          tag: `run-r${round}`,
+        },
+        16,
+        seconds,
+      ),
+    );
+    step("log-workflow-step");
+  }
+
+  // Workload 4: scaling (only on the throwaway stack: it rebuilds chat_messages).
+  const scaling: (ScalePoint & { plans?: Awaited<ReturnType<typeof plans>> })[] = [];
+  if (!external) {
+    const owner = await seedScaleAccount(bench);
+    for (const size of sizes) {
+      bar.update({ stage: `seeding ${size.toLocaleString("en")} messages` });
+      const seeded = await seedMessages(bench, size);
+      step(`seeded ${seeded}`);
+      bar.update({ stage: `measuring at ${size.toLocaleString("en")} messages` });
+      const points: ScalePoint[] = [];
+      for (let round = 0; round < rounds; round++) points.push(await measureAt(bench, owner.accountId, seeded, round));
+      scaling.push({
+        messages: seeded,
+        append: medianResult(points.map((p) => p.append)),
+        pageRead: medianResult(points.map((p) => p.pageRead)),
+        unreadListing: medianResult(points.map((p) => p.unreadListing)),
+        ...(size === sizes.at(-1) ? { plans: await plans(bench, owner.accountId, seeded) } : {}),
+      });
+      step(`measured ${size}`);
+    }
+  }
+
+  // Workload 5: start-up.
+  bar.update({ stage: "start-up times" });
+  await stack?.stop();
+  stopped = true;
+  const startup = await measureStartup(quick ? 1 : 3);
+  step("done");
+  bar.stop();
+
+  const results = {
+    date: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
+    settings: { seconds, rounds, sizes, levels, quick },
+    append,
+    others: Object.fromEntries(Object.entries(others).map(([name, list]) => [name, medianResult(list)])),
+    scaling,
+    startup,
+  };
+  const docs = path.join(projectRoot, "docs");
+  await writeFile(path.join(docs, "benchmarks.json"), JSON.stringify(results, null, 2) + "\n");
+  await writeReport(docs, results);
+  console.log(`\nwrote docs/benchmarks.json and docs/benchmarks.md`);
+  for (const a of append) {
+    console.log(
+      `append shape ${a.shape} c${String(a.concurrency).padEnd(2)}: ${a.http.rps} req/s over HTTP, ${a.sql.rps} tx/s ` +
+        `straight to PostgreSQL, ratio ${a.ratio}; p99 ${a.http.p99} ms; errors ${a.http.errors}`,
+    );
+  }
+} finally {
+  bar.stop();
+  if (external) await bench.sql.end();
+  else if (!stopped) await stack?.stop();
+}

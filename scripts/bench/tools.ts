@@ -1,0 +1,128 @@
+// The two load generators, each run as its own process so its CPU is visible and light: wrk for
+// HTTP (a Lua script makes unique ids) and pgbench (PostgreSQL's own load tool) for the baseline.
+import { execFile, execFileSync } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+export interface LoadResult {
+  requests: number;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  errors: number;
+}
+
+/** Installs wrk and pgbench from Debian's packages when missing (the benchmark is not part of CI). */
+export function ensureTools(): void {
+  const missing = [["wrk", "wrk"], ["pgbench", "postgresql-15"]].filter(([bin]) => {
+    try {
+      execFileSync("which", [bin], { stdio: "ignore" });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (!missing.length) return;
+  const packages = missing.map(([, pkg]) => pkg);
+  console.log(`installing ${packages.join(", ")} with apt-get ...`);
+  execFileSync("sh", [
+    "-c",
+    `apt-get install -y ${packages.join(" ")} || (apt-get update && apt-get install -y ${packages.join(" ")})`,
+  ], {
+    stdio: "ignore",
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+  });
+}
+
+const ms = (us: number) => Math.round(us / 10) / 100;
+
+export async function wrk(
+  url: string,
+  args: { operation: string; token: string; chatPrefix: string; shape: "a" | "b"; tag: string },
+  connections: number,
+  seconds: number,
+): Promise<LoadResult> {
+  const { stdout } = await run("wrk", [
+    `-t${connections}`,
+    `-c${connections}`,
+    `-d${seconds}s`,
+    "--timeout",
+    "10s",
+    "-s",
+    path.join(import.meta.dirname, "load.lua"),
+    url,
+    "--",
+    args.operation,
+    args.token,
+    args.chatPrefix,
+    args.shape,
+    args.tag,
+  ], { maxBuffer: 16 << 20 });
+  const line = stdout.split("\n").find((l) => l.startsWith("{"));
+  if (!line) throw new Error(`wrk printed no result:\n${stdout}`);
+  const r = JSON.parse(line);
+  const secs = r.duration_us / 1e6;
+  return {
+    requests: r.requests,
+    seconds: secs,
+    rps: Math.round(r.requests / secs),
+    p50: ms(r.p50_us),
+    p95: ms(r.p95_us),
+    p99: ms(r.p99_us),
+    errors: r.errors + r.non2xx,
+  };
+}
+
+/** Runs a pgbench script (simple protocol, C clients) and reads latencies from its per-transaction log. */
+export async function pgbench(
+  databaseUrl: string,
+  script: string,
+  clients: number,
+  seconds: number,
+): Promise<LoadResult> {
+  const dir = await mkdtemp(path.join(tmpdir(), "pgbench-"));
+  try {
+    const file = path.join(dir, "script.sql");
+    await writeFile(file, script);
+    const { stdout } = await run("pgbench", [
+      "-n",
+      "-M",
+      "simple",
+      `-c${clients}`,
+      `-j${Math.min(clients, 2)}`,
+      `-T${seconds}`,
+      "-f",
+      file,
+      "--log",
+      `--log-prefix=${path.join(dir, "log")}`,
+      databaseUrl,
+    ], { maxBuffer: 16 << 20 });
+    const latencies: number[] = [];
+    for (const name of (await readdir(dir)).filter((f) => f.startsWith("log"))) {
+      for (const line of (await readFile(path.join(dir, name), "utf8")).split("\n")) {
+        const fields = line.split(" ");
+        if (fields.length >= 3) latencies.push(Number(fields[2]));
+      }
+    }
+    latencies.sort((a, b) => a - b);
+    const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
+    const failed = Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? 0);
+    return {
+      requests: latencies.length,
+      seconds,
+      rps: Math.round(Number(/tps = ([\d.]+)/.exec(stdout)?.[1] ?? 0)),
+      p50: ms(at(0.5)),
+      p95: ms(at(0.95)),
+      p99: ms(at(0.99)),
+      errors: failed,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
