@@ -28,7 +28,7 @@ export async function makeChats(sql: Sql, prefix: string, count: number) {
 }
 
 /** What the function sends for one append, with pgbench variables where the ids vary. */
-export async function appendScript(accountId: string, chat: string): Promise<string> {
+export function appendScript(accountId: string, chat: string): string {
   const now = Math.floor(Date.now() / 1000);
   const claims = {
     iss: "supabase-demo",
@@ -86,7 +86,7 @@ export async function appendRun(bench: Bench, shape: Shape, concurrency: number,
   const chat = shape === "a" ? `${sqlPrefix}:client_id` : `${sqlPrefix}0`;
   const sqlResult = await pgbench(
     bench.databaseUrl,
-    await appendScript(sqlOwner.accountId, chat),
+    appendScript(sqlOwner.accountId, chat),
     concurrency,
     bench.seconds,
   );
