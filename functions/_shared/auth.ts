@@ -15,7 +15,18 @@ const projectUrl = Deno.env.get("SUPABASE_URL") ?? "";
 const isLocal = /^https?:\/\/(127\.0\.0\.1|localhost|kong|host\.docker\.internal)(:\d+)?(\/|$)/.test(projectUrl);
 const secretText = Deno.env.get("SUPABASE_JWT_SECRET") ?? Deno.env.get("JWT_SECRET") ??
   (isLocal ? localDefaultSecret : undefined);
-const secret = secretText ? new TextEncoder().encode(secretText) : undefined;
+// Imported once: jose would otherwise import the raw secret on every verification.
+const secret = secretText
+  ? await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secretText),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    [
+      "verify",
+    ],
+  )
+  : undefined;
 
 // Supabase gives every function SUPABASE_JWKS inline, as {"keys": [...]} or a bare array.
 const jwksText = Deno.env.get("SUPABASE_JWKS");
@@ -33,11 +44,29 @@ const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const unauthorized = (message: string) =>
   new HttpError(401, "unauthorized", message, undefined, { "WWW-Authenticate": 'Bearer error="invalid_token"' });
 
+// Verifying a signature costs more than everything else a request does in this process, and a
+// client sends the same token with every request until it expires. So a verified token is
+// remembered for at most a minute (and never past its expiry): a key rotation or a revoked signing
+// key takes effect within that minute.
+const verified = new Map<string, { caller: Caller; until: number }>();
+const rememberMs = 60_000;
+const rememberAtMost = 10_000;
+
 export async function authenticate(request: Request): Promise<Caller> {
   const header = request.headers.get("authorization") ?? "";
   const token = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(header)?.[1];
   if (!token) throw unauthorized("send Authorization: Bearer <JWT>");
 
+  const known = verified.get(token);
+  if (known && known.until > Date.now()) return known.caller;
+  if (known) verified.delete(token);
+  const caller = await verify(token);
+  if (verified.size >= rememberAtMost) verified.delete(verified.keys().next().value!);
+  verified.set(token, { caller, until: Math.min(Date.now() + rememberMs, Number(caller.claims.exp) * 1000) });
+  return caller;
+}
+
+async function verify(token: string): Promise<Caller> {
   let claims: JWTPayload;
   try {
     const { payload } = await jwtVerify(

@@ -1,6 +1,8 @@
 // The text of one database call: the caller's identity and one SQL function call, as one
 // simple-protocol query of two statements, which PostgreSQL runs as one implicit transaction (one
 // round trip, atomic, no prepared statement, so it works through Supabase's transaction pooler).
+// The result comes back as JSON text (passed to the client as is, never parsed and re-serialised)
+// plus its `created` flag, which decides between 201 and 200.
 // Pure: the benchmark's pgbench baseline sends exactly this text too.
 
 export interface CallText {
@@ -21,7 +23,8 @@ export function callText({ role, claims, fn, args, statementTimeout, lockTimeout
     `set_config('request.jwt.claims', ${literal(claims)}, true), ` +
     `set_config('statement_timeout', '${statementTimeout}', true), ` +
     `set_config('lock_timeout', '${lockTimeout}', true); ` +
-    `select public.${fn}(${named.join(", ")}) as result`;
+    `select (result ->> 'created')::boolean as created, result::text as json ` +
+    `from public.${fn}(${named.join(", ")}) as result`;
 }
 
 /**

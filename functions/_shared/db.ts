@@ -24,16 +24,22 @@ const watchdogMs = connectTimeoutS * 1000 + milliseconds(statementTimeout) + 100
 
 type Functions = Database["public"]["Functions"];
 
+export interface Result {
+  /** The result's `created` flag, when it has one. */
+  created: boolean | null;
+  /** The function's jsonb result as JSON text, ready to be the response body. */
+  json: string;
+}
+
 /**
  * Calls one SQL function as the caller (role authenticated with their verified claims, or
- * service_role) in one transaction and returns its jsonb result. Arguments are typed by the
- * generated types.
+ * service_role) in one transaction. Arguments are typed by the generated types.
  */
 export async function rpc<F extends keyof Functions>(
   caller: Caller,
   fn: F,
   args: Functions[F]["Args"],
-): Promise<unknown> {
+): Promise<Result> {
   const query = callText({
     role: caller.role,
     claims: caller.claims,
@@ -43,8 +49,8 @@ export async function rpc<F extends keyof Functions>(
     lockTimeout,
   });
   try {
-    const results = await simpleQuery(query, watchdogMs) as { result: unknown }[][];
-    return results[1][0].result;
+    const results = await simpleQuery(query, watchdogMs) as Result[][];
+    return results[1][0];
   } catch (error) {
     const translated = fromDatabaseError(error);
     if (translated instanceof HttpError && translated.code === "database_unavailable") databaseIsDown();

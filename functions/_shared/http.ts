@@ -22,11 +22,13 @@ export const corsHeaders = {
   "Access-Control-Max-Age": "86400",
 };
 
+/** A response whose body is already JSON text. */
+export function jsonTextResponse(json: string, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(json, { status, headers: { ...corsHeaders, "Content-Type": "application/json", ...headers } });
+}
+
 export function jsonResponse(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { ...corsHeaders, "Content-Type": "application/json", ...headers },
-  });
+  return jsonTextResponse(JSON.stringify(body), status, headers);
 }
 
 export function errorResponse(error: HttpError): Response {
@@ -47,9 +49,19 @@ export async function readJsonBody(request: Request): Promise<unknown> {
   if (contentType !== "application/json") {
     throw new HttpError(415, "unsupported_media_type", "send the body as application/json");
   }
-  const declared = Number(request.headers.get("content-length") ?? 0);
-  if (declared > maxBodyBytes) throw tooLarge();
+  const declared = request.headers.get("content-length");
+  if (Number(declared) > maxBodyBytes) throw tooLarge();
+  // With a declared length the server already holds the body to exactly that size; without one
+  // (chunked), read it piece by piece and stop at the limit.
+  const bytes = declared !== null ? new Uint8Array(await request.arrayBuffer()) : await readLimited(request);
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    throw new HttpError(400, "invalid_json", "the body is not valid UTF-8 JSON");
+  }
+}
 
+async function readLimited(request: Request): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of request.body ?? []) {
@@ -57,13 +69,7 @@ export async function readJsonBody(request: Request): Promise<unknown> {
     if (size > maxBodyBytes) throw tooLarge();
     chunks.push(chunk);
   }
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(concat(chunks, size));
-    return JSON.parse(text);
-  } catch {
-    throw new HttpError(400, "invalid_json", "the body is not valid UTF-8 JSON");
-  }
+  return concat(chunks, size);
 }
 
 function tooLarge() {

@@ -3,13 +3,14 @@
 // its schema and its one database call.
 import type { z } from "zod";
 import { authenticate, type Caller, requireServiceRole } from "./auth.ts";
-import { corsHeaders, errorResponse, HttpError, jsonResponse, readJsonBody } from "./http.ts";
+import { corsHeaders, errorResponse, HttpError, jsonTextResponse, readJsonBody } from "./http.ts";
 
 export interface Operation<Schema extends z.ZodType> {
   name: string;
   request: Schema;
   serviceRoleOnly?: boolean;
-  run(body: z.infer<Schema>, caller: Caller): Promise<{ status: number; body: unknown }>;
+  /** The one database call; returns the status and the response body as JSON text. */
+  run(body: z.infer<Schema>, caller: Caller): Promise<{ status: number; json: string }>;
 }
 
 export function operation<Schema extends z.ZodType>(op: Operation<Schema>) {
@@ -29,7 +30,7 @@ export function operation<Schema extends z.ZodType>(op: Operation<Schema>) {
         if (op.serviceRoleOnly) requireServiceRole(caller);
         const body = validate(op.request, await readJsonBody(request));
         const result = await op.run(body, caller);
-        response = jsonResponse(result.body, result.status);
+        response = jsonTextResponse(result.json, result.status);
       }
     } catch (error) {
       if (error instanceof HttpError) {

@@ -5,16 +5,16 @@
 import type { Json } from "../../types/database.ts";
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
-import { appendMessageRequest, type AppendMessageResponse } from "../_shared/schemas.ts";
+import { appendMessageRequest } from "../_shared/schemas.ts";
 
 Deno.serve(operation({
   name: "append-message",
   request: appendMessageRequest,
   async run(body, caller) {
-    const result = await rpc(caller, "append_message", {
+    const { created, json } = await rpc(caller, "append_message", {
       chat_id: body.chat_id,
       message: body.message as Json,
-    }) as AppendMessageResponse;
-    return { status: result.created ? 201 : 200, body: result };
+    });
+    return { status: created ? 201 : 200, json };
   },
 }));

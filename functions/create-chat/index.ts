@@ -4,13 +4,13 @@
 // 201 with the new chat; 200 with the existing one when the same id is retried in the same session.
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
-import { createChatRequest, type CreateChatResponse } from "../_shared/schemas.ts";
+import { createChatRequest } from "../_shared/schemas.ts";
 
 Deno.serve(operation({
   name: "create-chat",
   request: createChatRequest,
   async run(body, caller) {
-    const result = "session" in body
+    const { created, json } = "session" in body
       ? await rpc(caller, "create_session_with_chat", {
         session: body.session,
         chat: body.chat ?? {},
@@ -22,7 +22,6 @@ Deno.serve(operation({
         title: body.title,
         model_id: body.model_id,
       });
-    const created = result as CreateChatResponse;
-    return { status: created.created ? 201 : 200, body: created };
+    return { status: created ? 201 : 200, json };
   },
 }));

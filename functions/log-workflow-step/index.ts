@@ -4,14 +4,14 @@
 // the run when `finish` is present. 201 when the run was created, 200 otherwise.
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
-import { logWorkflowStepRequest, type LogWorkflowStepResponse } from "../_shared/schemas.ts";
+import { logWorkflowStepRequest } from "../_shared/schemas.ts";
 
 Deno.serve(operation({
   name: "log-workflow-step",
   request: logWorkflowStepRequest,
   serviceRoleOnly: true,
   async run(body, caller) {
-    const result = await rpc(caller, "log_workflow_step", {
+    const { created, json } = await rpc(caller, "log_workflow_step", {
       run_id: body.run.id,
       chat_id: body.run.chat_id,
       model_id: body.run.model_id,
@@ -19,7 +19,7 @@ Deno.serve(operation({
       steps: body.steps ?? [],
       finish_status: body.finish?.status,
       finished_at: body.finish?.finished_at,
-    }) as LogWorkflowStepResponse;
-    return { status: result.created ? 201 : 200, body: result };
+    });
+    return { status: created ? 201 : 200, json };
   },
 }));

@@ -3,17 +3,17 @@
 // account_id is for the service role, which reads on behalf of an account.
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
-import { markReadRequest, type MarkReadResponse } from "../_shared/schemas.ts";
+import { markReadRequest } from "../_shared/schemas.ts";
 
 Deno.serve(operation({
   name: "mark-read",
   request: markReadRequest,
   async run(body, caller) {
-    const result = await rpc(caller, "mark_read", {
+    const { json } = await rpc(caller, "mark_read", {
       chat_id: body.chat_id,
       read_at: body.read_at,
       account_id: body.account_id,
     });
-    return { status: 200, body: result as MarkReadResponse };
+    return { status: 200, json };
   },
 }));

@@ -33,6 +33,9 @@ for (const entry of [...Deno.readDirSync(functionsDir)].sort((a, b) => a.name.lo
 
 const notFound = (message: string) => Response.json({ error: { code: "not_found", message } }, { status: 404 });
 
+// Exit (rather than die) on SIGTERM, so exit hooks such as --cpu-prof run.
+Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
+
 Deno.serve({
   hostname: "127.0.0.1",
   port,
