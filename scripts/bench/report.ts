@@ -119,7 +119,7 @@ function scalingChart(rows: ScaleRow[]): string {
 
 function legend(x: number, y: number, items: [string, string][], vertical = false): string {
   return items.map(([label, color], i) => {
-    const dx = vertical ? 0 : i * 170, dy = vertical ? i * 16 : 0;
+    const dx = vertical ? 0 : i * 190, dy = vertical ? i * 16 : 0;
     return `<rect x="${x + dx}" y="${y + dy - 9}" width="10" height="10" fill="${color}"/>` +
       `<text x="${x + dx + 14}" y="${y + dy}" font-size="11">${escape(label)}</text>`;
   }).join("");
@@ -169,7 +169,8 @@ export async function writeReport(dir: string, r: Results): Promise<void> {
     "",
     a16
       ? `Target for shape (a) at concurrency 16: ≥ 0.7 of the baseline, p99 < 25 ms, zero errors. Measured: ratio ` +
-        `${a16.ratio}, p99 ${a16.http.p99} ms, ${a16.http.errors} errors.`
+        `${a16.ratio}, p99 ${a16.http.p99} ms, ${a16.http.errors} errors. Where the time goes, what was changed and ` +
+        "what is left: [performance.md](performance.md)."
       : "",
     "",
     "## mark-read and log-workflow-step at concurrency 16",

@@ -42,6 +42,9 @@ const bar = new SingleBar({
   clearOnComplete: false,
   barCompleteChar: "#",
   barIncompleteChar: ".",
+  // Without a terminal (CI, a log file) print the bar as a line every few seconds.
+  noTTYOutput: true,
+  notTTYSchedule: 5000,
 });
 bar.start(steps, 0, { stage: "warming up" });
 const step = (stage: string) => bar.increment({ stage });
