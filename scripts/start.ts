@@ -13,10 +13,9 @@ import {
   projectRoot,
   userJwt,
 } from "./local-stack/config.ts";
-import { startCluster } from "./local-stack/cluster.ts";
+import { type Cluster, startCluster } from "./local-stack/cluster.ts";
 import { type FunctionsServer, serveFunctions } from "./local-stack/functions-server.ts";
 import { dataDir, isListening, prepareDatabase } from "./local-stack/stack.ts";
-import type { Cluster } from "./local-stack/cluster.ts";
 
 const started = performance.now();
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
@@ -61,7 +60,9 @@ try {
     SUPABASE_JWT_SECRET: jwtSecret,
   });
   functions.process.once("exit", (code) => {
-    if (!stopping) console.error(`the functions server exited (${code})`), void stop(1);
+    if (stopping) return;
+    console.error(`the functions server exited (${code})`);
+    void stop(1);
   });
 
   const demoJwt = await userJwt(demoAccountId, 365 * 24 * 3600);
