@@ -28,27 +28,31 @@ export async function openCluster(): Promise<Cluster> {
 }
 
 export interface Prepared {
+  /** The bootstrap created the Supabase roles and auth schema (a new database). */
   bootstrapped: boolean;
   migrated: string[];
   seeded: boolean;
 }
 
 /**
- * Bootstraps what Supabase provides (unless the database already has it, as a Supabase CLI
- * database does), applies pending migrations, and seeds on the first run (no migration recorded).
+ * Brings the platform bootstrap up to date, applies pending migrations, and seeds on the first run
+ * (no migration recorded yet). The bootstrap is idempotent and runs on every start, so a database
+ * made by an older version of it gains what newer migrations rely on; it is skipped on a database
+ * that has Supabase's own auth schema (one started by the Supabase CLI), which must not be touched.
  */
 export async function prepareDatabase(url: string): Promise<Prepared> {
   const sql = connect(url);
   try {
-    const [{ hasAuth, hasHistory }] = await sql`
+    const [{ hasAuth, isSupabase, hasHistory }] = await sql`
       select to_regprocedure('auth.uid()') is not null as "hasAuth",
+             to_regclass('auth.users') is not null as "isSupabase",
              to_regclass('supabase_migrations.schema_migrations') is not null as "hasHistory"`;
     const firstRun = !hasHistory ||
       (await sql`select count(*)::int as n from supabase_migrations.schema_migrations`)[0].n === 0;
-    if (!hasAuth) await bootstrap(sql);
+    if (!isSupabase) await bootstrap(sql);
     const migrated = await migrate(sql);
     if (firstRun) await seed(sql);
-    return { bootstrapped: !hasAuth, migrated, seeded: firstRun };
+    return { bootstrapped: !isSupabase && !hasAuth, migrated, seeded: firstRun };
   } finally {
     await sql.end();
   }

@@ -93,3 +93,15 @@ $$;
 
 grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt()
   to anon, authenticated, service_role;
+
+-- ============================================================================
+-- Realtime: Supabase creates this (empty) publication; tables join it to stream their changes,
+-- filtered by each subscriber's RLS select policies.
+-- ============================================================================
+do $$
+begin
+  if not exists (select from pg_publication where pubname = 'supabase_realtime') then
+    create publication supabase_realtime;
+  end if;
+end
+$$;

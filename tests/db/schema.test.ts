@@ -117,3 +117,11 @@ describe("the schema", () => {
     expect(rows.every((r) => /^\d{14}$/.test(r.version))).toBe(true);
   });
 });
+
+describe("realtime", () => {
+  it("publishes chats and chat_messages to Supabase Realtime, and nothing else", async () => {
+    const rows = await sql`
+      select tablename from pg_publication_tables where pubname = 'supabase_realtime' order by 1`;
+    expect(rows.map((r) => r.tablename)).toEqual(["chat_messages", "chats"]);
+  });
+});

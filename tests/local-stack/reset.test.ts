@@ -1,7 +1,7 @@
 // npm run db:reset's core: drop, recreate, bootstrap, migrate, seed; and start's "first run only"
 // seeding on a database that already has our history.
 import { expect, inject, it } from "vitest";
-import { connect, resetDatabase } from "../../scripts/local-stack/database.ts";
+import { bootstrap, connect, recreateDatabase, resetDatabase } from "../../scripts/local-stack/database.ts";
 import { prepareDatabase } from "../../scripts/local-stack/stack.ts";
 
 it("a reset database holds exactly the migrations and the seed, and a restart changes nothing", async () => {
@@ -20,6 +20,22 @@ it("a reset database holds exactly the migrations and the seed, and a restart ch
     const reopened = connect(url.toString());
     expect((await reopened`select count(*)::int as n from accounts`)[0].n).toBe(1);
     await reopened.end();
+  } finally {
+    await sql.end();
+  }
+});
+
+it("a database bootstrapped by an older version of the stack is brought up to date on start", async () => {
+  const url = new URL(inject("clusterUrl"));
+  url.pathname = "/older_stack_test";
+  await recreateDatabase(url.toString());
+  const sql = connect(url.toString());
+  try {
+    await bootstrap(sql);
+    await sql`drop publication supabase_realtime`; // what the first bootstrap did not create
+    expect(await prepareDatabase(url.toString())).toMatchObject({ bootstrapped: false, seeded: true });
+    const tables = await sql`select tablename from pg_publication_tables where pubname = 'supabase_realtime'`;
+    expect(tables.length).toBe(2);
   } finally {
     await sql.end();
   }
