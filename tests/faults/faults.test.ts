@@ -140,14 +140,21 @@ describe("PostgreSQL stopped while requests are in flight", () => {
 
 describe("the function process killed mid-request (SIGKILL)", () => {
   it("leaves no partial write, and a new process serves at once", async () => {
-    const inFlight = Array.from(
-      { length: 120 },
-      (_, i) => append(chatIds[i % chatIds.length], `kill-${i}`).catch(() => ({ status: 0 })),
-    );
-    await new Promise((r) => setTimeout(r, 40));
+    // Writers append back to back until the process dies under them.
+    let n = 0;
+    const results: { status: number }[] = [];
+    const writers = Array.from({ length: 8 }, async (_, w) => {
+      for (;;) {
+        const outcome = await append(chatIds[w % chatIds.length], `kill-${n++}`).catch(() => ({ status: 0 }));
+        results.push(outcome);
+        if (outcome.status === 0) return;
+      }
+    });
+    await new Promise((r) => setTimeout(r, 150));
     stack.functions.process.kill("SIGKILL");
-    const results = await Promise.all(inFlight);
+    await Promise.all(writers);
     expect(results.some((r) => r.status === 0), "the kill cut some requests off").toBe(true);
+    expect(results.some((r) => r.status === 201), "some requests completed before the kill").toBe(true);
 
     // The server notices the dropped connections and rolls their transactions back.
     const deadline = Date.now() + 5000;
