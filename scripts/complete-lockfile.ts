@@ -29,5 +29,12 @@ for (const [owner, entry] of Object.entries<Record<string, Record<string, string
     added++;
   }
 }
-if (added) writeFileSync(lockPath, JSON.stringify(lock, null, 2) + "\n");
+if (added) {
+  // In npm's own order (the root first, then by path), so a later `npm install` leaves the file as is.
+  const [root, ...rest] = Object.keys(lock.packages);
+  lock.packages = Object.fromEntries(
+    [root, ...rest.sort((a, b) => a.localeCompare(b, "en"))].map((key) => [key, lock.packages[key]]),
+  );
+  writeFileSync(lockPath, JSON.stringify(lock, null, 2) + "\n");
+}
 console.log(`${added} lockfile entries added`);
