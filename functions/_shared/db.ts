@@ -5,9 +5,7 @@ import type { Database } from "../../types/database.ts";
 import type { Caller } from "./auth.ts";
 import { callText } from "./call-text.ts";
 import { HttpError } from "./http.ts";
-import { connectTimeoutS, databaseIsDown, simpleQuery } from "./pool.ts";
-
-const env = (name: string, fallback: string) => Deno.env.get(name) ?? fallback;
+import { connectTimeoutS, databaseIsDown, env, simpleQuery } from "./pool.ts";
 
 // A stuck lock or a runaway statement becomes a prompt error instead of a hung request.
 const timeout = (name: string, fallback: string) => {

@@ -10,7 +10,7 @@
 // the database answers; only then is a fresh pool made.
 import postgres from "postgres";
 
-const env = (name: string, fallback: string) => Deno.env.get(name) ?? fallback;
+export const env = (name: string, fallback: string) => Deno.env.get(name) ?? fallback;
 const databaseUrl = env("SUPABASE_DB_URL", "postgresql://postgres:postgres@127.0.0.1:54322/postgres");
 const connectTimeoutS = Number(env("DB_CONNECT_TIMEOUT_S", "5"));
 

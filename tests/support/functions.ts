@@ -6,6 +6,9 @@ import WebSocket from "ws";
 import { afterAll, inject } from "vitest";
 import { apiKeys, signJwt, userJwt } from "../../scripts/local-stack/config.ts";
 import { connect } from "../../scripts/local-stack/database.ts";
+import { id as uid } from "./factories.ts";
+
+export { uid };
 
 export const apiUrl = inject("apiUrl");
 const { anonKey, serviceRoleKey } = await apiKeys();
@@ -71,8 +74,6 @@ export async function post(name: string, init: RequestInit & { token?: string } 
   }
   return { status: response.status, headers: response.headers, text, body };
 }
-
-export const uid = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 
 export function userMessage(id: string, text: string) {
   return { id, role: "user" as const, parts: [{ type: "text", text }] };
