@@ -28,6 +28,7 @@ export type Database = {
           created_at: string;
           id: string;
           parts: NonNullable<Json>;
+          revision: number;
           role: string;
           seq: number;
           updated_at: string;
@@ -38,6 +39,7 @@ export type Database = {
           created_at?: string;
           id: string;
           parts: NonNullable<Json>;
+          revision?: number;
           role: string;
           seq?: number;
           updated_at?: string;
@@ -47,6 +49,7 @@ export type Database = {
           created_at?: string;
           id?: string;
           parts?: NonNullable<Json>;
+          revision?: number;
           role?: string;
           seq?: number;
           updated_at?: string;
@@ -109,6 +112,8 @@ export type Database = {
           last_assistant_message_at: string | null;
           last_message_seq: number;
           model_id: string | null;
+          revision: number;
+          revision_txid: number | null;
           session_id: string;
           title: string;
           updated_at: string;
@@ -121,6 +126,8 @@ export type Database = {
           last_assistant_message_at?: string | null;
           last_message_seq?: number;
           model_id?: string | null;
+          revision?: number;
+          revision_txid?: number | null;
           session_id: string;
           title?: string;
           updated_at?: string;
@@ -132,6 +139,8 @@ export type Database = {
           last_assistant_message_at?: string | null;
           last_message_seq?: number;
           model_id?: string | null;
+          revision?: number;
+          revision_txid?: number | null;
           session_id?: string;
           title?: string;
           updated_at?: string;
@@ -344,8 +353,19 @@ export type Database = {
     };
     Functions: {
       append_message: { Args: { chat_id: string; message: Json }; Returns: Json };
+      chat_changes: { Args: { after_revision?: number; chat_id: string; page_size?: number }; Returns: Json };
+      chat_revisions: { Args: { chat_ids: (string)[] }; Returns: Json };
       create_chat: { Args: { id?: string; model_id?: string; session_id: string; title?: string }; Returns: Json };
       create_session_with_chat: { Args: { account_id?: string; chat?: Json; session: Json }; Returns: Json };
+      get_messages: {
+        Args: { after_seq?: number; before_seq?: number; chat_id: string; page_size?: number };
+        Returns: Json;
+      };
+      list_chats: {
+        Args: { account_id?: string; page_cursor?: string; page_size?: number; session_id?: string };
+        Returns: Json;
+      };
+      list_sessions: { Args: { account_id?: string; page_cursor?: string; page_size?: number }; Returns: Json };
       log_workflow_step: {
         Args: {
           chat_id: string;

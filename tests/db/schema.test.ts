@@ -81,13 +81,13 @@ describe("the schema", () => {
     expect(defs).toContainEqual(expect.stringMatching(/ON public\.chat_reads .*\(chat_id\)/));
   });
 
-  it("keeps updated_at with a BEFORE UPDATE trigger on every table that has the column", async () => {
+  it("keeps updated_at with a BEFORE UPDATE trigger on every table that has the column (chats: with its revision)", async () => {
     const rows = await sql`
       select col.table_name,
              exists (
                select 1 from pg_trigger tg join pg_proc p on p.oid = tg.tgfoid
                 where tg.tgrelid = format('public.%I', col.table_name)::regclass and not tg.tgisinternal
-                  and p.proname = 'set_updated_at' and (tg.tgtype & 2) = 2 and (tg.tgtype & 16) = 16
+                  and p.proname in ('set_updated_at', 'track_chat_change') and (tg.tgtype & 2) = 2 and (tg.tgtype & 16) = 16
              ) as has_trigger
         from information_schema.columns col
        where col.table_schema = 'public' and col.column_name = 'updated_at'`;
