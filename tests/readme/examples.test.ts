@@ -1,0 +1,186 @@
+// The README's examples run as written. Every ```sh and ```ts block in README.md runs (blocks fenced
+// in another language, such as ```text, do not) against a throwaway stack seeded with
+// supabase/seed.sql, with the stack's port put in place of 54321. Two blocks are the setup rather than
+// examples: the shell setup (```sh setup) runs once per pass and every example gets the environment
+// it exports; a TypeScript example runs with the project's tsx as a .mts file made of the TypeScript
+// setup (```ts setup) followed by the example, in a folder under node_modules/.cache so that its
+// imports resolve from node_modules.
+//
+// All examples run in README order, twice: they create things under fixed ids, so the second pass is
+// a retry of the first and must succeed as well. An example must exit 0, and a shell example's output,
+// if it prints any, must be JSON that is not an error. A block fenced ```sh expect-error must instead
+// exit non-zero and print the API's JSON error. The TypeScript blocks must also pass a strict tsc.
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { projectRoot } from "../../scripts/local-stack/config.ts";
+import { seed } from "../../scripts/local-stack/database.ts";
+import { type ThrowawayStack, throwawayStack } from "../../scripts/local-stack/throwaway.ts";
+
+interface Block {
+  lang: string;
+  flags: string[];
+  code: string;
+  /** Line of the opening fence in README.md. */
+  line: number;
+  heading: string;
+}
+
+/** Fenced code blocks (fences at the start of a line), with the heading they stand under. */
+function codeBlocks(markdown: string): Block[] {
+  const lines = markdown.split("\n");
+  const blocks: Block[] = [];
+  let heading = "";
+  for (let i = 0; i < lines.length; i++) {
+    heading = /^#+\s+(.*)/.exec(lines[i])?.[1] ?? heading;
+    const fence = /^```(.*)$/.exec(lines[i]);
+    if (!fence) continue;
+    const [lang = "", ...flags] = fence[1].trim().split(/\s+/).filter(Boolean);
+    const line = i + 1, body: string[] = [];
+    while (++i < lines.length && !/^```\s*$/.test(lines[i])) body.push(lines[i]);
+    if (i === lines.length) throw new Error(`README.md:${line}: the code block is never closed`);
+    blocks.push({ lang, flags, code: body.join("\n") + "\n", line, heading });
+  }
+  return blocks;
+}
+
+/** Fence languages and what they mean; `flags` are the words allowed after the language. */
+const languages: Record<string, { runs: boolean; flags: string[] }> = {
+  sh: { runs: true, flags: ["setup", "expect-error"] },
+  ts: { runs: true, flags: ["setup"] },
+  text: { runs: false, flags: [] },
+  json: { runs: false, flags: [] },
+};
+
+const blocks = codeBlocks(readFileSync(path.join(projectRoot, "README.md"), "utf8"));
+const isSetup = (block: Block) => block.flags.includes("setup");
+const setupOf = (lang: string) => {
+  const found = blocks.filter((block) => block.lang === lang && isSetup(block));
+  if (found.length !== 1) throw new Error(`README.md needs exactly one \`\`\`${lang} setup block, has ${found.length}`);
+  return found[0];
+};
+const shSetup = setupOf("sh"), tsSetup = setupOf("ts");
+const examples = blocks.filter((block) => languages[block.lang]?.runs && !isSetup(block));
+
+let stack: ThrowawayStack;
+let workDir: string;
+/** The README's local API port, replaced by the throwaway stack's. */
+const localize = (code: string) => {
+  const [readmeApi, port] = ["127.0.0.1:54321", new URL(stack.apiUrl).port];
+  // Never reach a stack someone runs on the default ports.
+  if (/\b5432[12]\b/.test(code.replaceAll(readmeApi, ""))) {
+    throw new Error(`a block names a port other than ${readmeApi}`);
+  }
+  return code.replaceAll(readmeApi, `127.0.0.1:${port}`);
+};
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function run(file: string, args: string[], env: NodeJS.ProcessEnv) {
+  return new Promise<{ code: number; output: string; stdout: string }>((resolve) => {
+    execFile(file, args, { cwd: projectRoot, env, timeout: 30_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
+      resolve({ code, stdout, output: `exit ${code}\n--- stdout\n${stdout}\n--- stderr\n${stderr}` });
+    });
+  });
+}
+
+const bash = (script: string, env: NodeJS.ProcessEnv) =>
+  run("bash", ["-c", `set -euo pipefail\n${localize(script)}`], env);
+
+/** Runs the shell setup and returns the environment it leaves, checking each export is non-empty. */
+async function runShellSetup(): Promise<NodeJS.ProcessEnv> {
+  const printEnv = `"${process.execPath}" -e 'process.stdout.write(JSON.stringify(process.env))'`;
+  const result = await bash(`${shSetup.code}\n${printEnv}`, process.env);
+  expect(result.code, result.output).toBe(0);
+  const env = JSON.parse(result.stdout) as NodeJS.ProcessEnv;
+  // `export X=$(cmd)` does not fail when cmd does: catch it by the empty value.
+  for (const [, name] of shSetup.code.matchAll(/^export (\w+)=/gm)) {
+    expect(env[name], `the shell setup left ${name} empty`).toBeTruthy();
+  }
+  return env;
+}
+
+const tsFile = (block: Block) => localize(`${tsSetup.code}\n// README.md:${block.line}\n${block.code}`);
+
+beforeAll(async () => {
+  stack = await throwawayStack();
+  await seed(stack.sql);
+  await mkdir(path.join(projectRoot, "node_modules/.cache"), { recursive: true });
+  workDir = await mkdtemp(path.join(projectRoot, "node_modules/.cache/readme-examples-"));
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+it("every code block names a known language and flags, and there are examples to run", () => {
+  const unknown = blocks
+    .filter(({ lang, flags }) => !languages[lang] || flags.some((flag) => !languages[lang].flags.includes(flag)))
+    .map(({ lang, flags, line }) => `README.md:${line}: \`\`\`${[lang, ...flags].join(" ")}`);
+  expect(unknown, `fence languages: ${Object.keys(languages).join(", ")}`).toEqual([]);
+  expect(examples.filter((block) => block.lang === "sh").length).toBeGreaterThan(0);
+  expect(examples.filter((block) => block.lang === "ts").length).toBeGreaterThan(0);
+});
+
+it("the TypeScript examples typecheck (strict)", async () => {
+  const dir = path.join(workDir, "typecheck");
+  await mkdir(dir);
+  const files = [];
+  for (const block of examples.filter((example) => example.lang === "ts")) {
+    const file = path.join(dir, `readme-${block.line}.mts`);
+    await writeFile(file, tsFile(block));
+    files.push(file);
+  }
+  const tsc = path.join(projectRoot, "node_modules/.bin/tsc");
+  const options = ["--noEmit", "--strict", "--skipLibCheck", "--target", "es2022", "--module", "nodenext"];
+  const result = await run(
+    tsc,
+    [...options, "--moduleResolution", "nodenext", "--types", "node", ...files],
+    process.env,
+  );
+  expect(result.code, result.output).toBe(0);
+});
+
+for (const pass of [1, 2]) {
+  describe(pass === 1 ? "first run" : "second run (a retry of the first)", () => {
+    let env: NodeJS.ProcessEnv;
+    beforeAll(async () => {
+      env = await runShellSetup();
+    });
+
+    for (const block of examples) {
+      const name = `${block.heading}: README.md:${block.line} (${[block.lang, ...block.flags].join(" ")})`;
+      it(name, async () => {
+        if (block.lang === "ts") {
+          const file = path.join(workDir, `pass${pass}-readme-${block.line}.mts`);
+          await writeFile(file, tsFile(block));
+          const result = await run(path.join(projectRoot, "node_modules/.bin/tsx"), [file], env);
+          expect(result.code, result.output).toBe(0);
+          return;
+        }
+        const result = await bash(block.code, env);
+        if (block.flags.includes("expect-error")) {
+          expect(result.code, result.output).not.toBe(0);
+          expect(parseJson(result.stdout), result.output).toMatchObject({ error: { code: expect.any(String) } });
+          return;
+        }
+        expect(result.code, result.output).toBe(0);
+        if (result.stdout.trim()) {
+          const printed = parseJson(result.stdout);
+          expect(printed, `not JSON:\n${result.output}`).toBeTypeOf("object");
+          expect(printed, result.output).not.toHaveProperty("error");
+        }
+      });
+    }
+  });
+}
