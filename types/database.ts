@@ -64,6 +64,39 @@ export type Database = {
           },
         ];
       };
+      chat_queued_messages: {
+        Row: {
+          chat_id: string;
+          created_at: string;
+          id: string;
+          message: NonNullable<Json>;
+          position: number;
+        };
+        ComputedFields: never;
+        Insert: {
+          chat_id: string;
+          created_at?: string;
+          id: string;
+          message: NonNullable<Json>;
+          position: number;
+        };
+        Update: {
+          chat_id?: string;
+          created_at?: string;
+          id?: string;
+          message?: NonNullable<Json>;
+          position?: number;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "chat_queued_messages_chat_id_fkey";
+            columns: ["chat_id"];
+            isOneToOne: false;
+            referencedRelation: "chats";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
       chat_reads: {
         Row: {
           account_id: string;
@@ -107,41 +140,59 @@ export type Database = {
       chats: {
         Row: {
           active_stream_id: string | null;
+          attempts: number;
           created_at: string;
+          heartbeat_at: string | null;
           id: string;
           last_assistant_message_at: string | null;
+          last_error: string | null;
           last_message_seq: number;
           model_id: string | null;
           revision: number;
           revision_txid: number | null;
+          runner_id: string | null;
           session_id: string;
+          status: string;
+          status_changed_at: string;
           title: string;
           updated_at: string;
         };
         ComputedFields: never;
         Insert: {
           active_stream_id?: string | null;
+          attempts?: number;
           created_at?: string;
+          heartbeat_at?: string | null;
           id?: string;
           last_assistant_message_at?: string | null;
+          last_error?: string | null;
           last_message_seq?: number;
           model_id?: string | null;
           revision?: number;
           revision_txid?: number | null;
+          runner_id?: string | null;
           session_id: string;
+          status?: string;
+          status_changed_at?: string;
           title?: string;
           updated_at?: string;
         };
         Update: {
           active_stream_id?: string | null;
+          attempts?: number;
           created_at?: string;
+          heartbeat_at?: string | null;
           id?: string;
           last_assistant_message_at?: string | null;
+          last_error?: string | null;
           last_message_seq?: number;
           model_id?: string | null;
           revision?: number;
           revision_txid?: number | null;
+          runner_id?: string | null;
           session_id?: string;
+          status?: string;
+          status_changed_at?: string;
           title?: string;
           updated_at?: string;
         };
@@ -355,12 +406,17 @@ export type Database = {
       append_message: { Args: { chat_id: string; message: Json }; Returns: Json };
       chat_changes: { Args: { after_revision?: number; chat_id: string; page_size?: number }; Returns: Json };
       chat_revisions: { Args: { chat_ids: (string)[] }; Returns: Json };
+      claim_chats: {
+        Args: { chat_ids?: (string)[]; max_chats?: number; runner_id: string; stale_after?: string };
+        Returns: Json;
+      };
       create_chat: { Args: { id?: string; model_id?: string; session_id: string; title?: string }; Returns: Json };
       create_session_with_chat: { Args: { account_id?: string; chat?: Json; session: Json }; Returns: Json };
       get_messages: {
         Args: { after_seq?: number; before_seq?: number; chat_id: string; page_size?: number };
         Returns: Json;
       };
+      heartbeat: { Args: { chat_ids: (string)[]; runner_id: string }; Returns: Json };
       list_chats: {
         Args: { account_id?: string; page_cursor?: string; page_size?: number; session_id?: string };
         Returns: Json;
@@ -373,12 +429,14 @@ export type Database = {
           finished_at?: string;
           model_id?: string;
           run_id: string;
-          started_at: string;
+          started_at?: string;
           steps?: Json;
         };
         Returns: Json;
       };
       mark_read: { Args: { account_id?: string; chat_id: string; read_at?: string }; Returns: Json };
+      recover_stale_chats: { Args: { stale_after?: string }; Returns: Json };
+      stop_chat: { Args: { chat_id: string }; Returns: Json };
     };
     Enums: {
       [_ in never]: never;

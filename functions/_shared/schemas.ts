@@ -178,3 +178,99 @@ export const logWorkflowStepResponse = z.object({
   steps: z.array(z.object({ step_number: z.number(), recorded: z.boolean() })),
 });
 export type LogWorkflowStepResponse = z.infer<typeof logWorkflowStepResponse>;
+
+// ---------------------------------------------------------------------------------------------
+// Reads: list-sessions, list-chats, get-messages, follow-chat (GET, query-string parameters)
+// ---------------------------------------------------------------------------------------------
+
+/** A whole number from a query-string value. */
+const count = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const pageLimit = count(1, 200);
+/** A list cursor: opaque to clients, decoded (and refused if foreign) by the database. */
+const pageCursor = z.string().min(1).max(2000).regex(/^[A-Za-z0-9_-]+$/, "must be a next_cursor this API returned");
+
+export const listSessionsQuery = z.strictObject({
+  limit: pageLimit.optional(),
+  cursor: pageCursor.optional(),
+  /** Service role only (and required for it): whose sessions. */
+  account_id: uuid.optional(),
+});
+
+export const listChatsQuery = listSessionsQuery.extend({ session_id: id.optional() });
+
+export const getMessagesQuery = z.strictObject({
+  chat_id: id,
+  after_seq: count(0).optional(),
+  before_seq: count(1).optional(),
+  limit: pageLimit.optional(),
+}).refine((query) => query.after_seq === undefined || query.before_seq === undefined, {
+  message: "send after_seq or before_seq, not both",
+  path: ["before_seq"],
+});
+
+export const followChatQuery = z.strictObject({
+  chat_id: id,
+  /** The last revision the client has; the Last-Event-ID header wins over it. */
+  after: count(0).optional(),
+  /** For the browser's EventSource, which cannot send an Authorization header. */
+  access_token: z.string().max(8192).optional(),
+});
+
+/** A chat as every read returns it (private.chat_summary in SQL). */
+export const chatSummary = z.object({
+  id: z.string(),
+  session_id: z.string(),
+  title: z.string(),
+  model_id: z.string().nullable(),
+  active_stream_id: z.string().nullable(),
+  revision: z.number().int(),
+  last_message_seq: z.number().int(),
+  last_assistant_message_at: z.string().nullable(),
+  last_read_at: z.string().nullable(),
+  has_unread: z.boolean(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+export type ChatSummary = z.infer<typeof chatSummary>;
+
+/** A message as pages and the follow stream return it (private.message_summary in SQL). */
+export const messageSummary = z.object({
+  id: z.string(),
+  role: z.enum(["user", "assistant"]),
+  seq: z.number().int(),
+  revision: z.number().int(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  /** The UIMessage exactly as it was appended. */
+  message: uiMessage,
+});
+export type MessageSummary = z.infer<typeof messageSummary>;
+
+const nextCursor = z.string().nullable();
+
+export const listSessionsResponse = z.object({
+  sessions: z.array(
+    z.custom<Row<"sessions">>().and(z.object({
+      chat_count: z.number().int(),
+      has_unread: z.boolean(),
+      has_streaming: z.boolean(),
+    })),
+  ),
+  next_cursor: nextCursor,
+});
+export type ListSessionsResponse = z.infer<typeof listSessionsResponse>;
+
+export const listChatsResponse = z.object({ chats: z.array(chatSummary), next_cursor: nextCursor });
+export type ListChatsResponse = z.infer<typeof listChatsResponse>;
+
+export const getMessagesResponse = z.object({
+  chat: chatSummary,
+  messages: z.array(messageSummary),
+  /** More messages exist beyond this page in its direction. */
+  has_more: z.boolean(),
+});
+export type GetMessagesResponse = z.infer<typeof getMessagesResponse>;
+
+/** What the follow stream reads: the messages changed after a revision, and the chat. */
+export const chatChanges = getMessagesResponse;
+export type ChatChanges = GetMessagesResponse;

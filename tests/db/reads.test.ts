@@ -80,11 +80,14 @@ describe("list_chats", () => {
       "has_unread",
       "id",
       "last_assistant_message_at",
+      "last_error",
       "last_message_seq",
       "last_read_at",
       "model_id",
       "revision",
       "session_id",
+      "status",
+      "status_changed_at",
       "title",
       "updated_at",
     ]);
@@ -126,7 +129,8 @@ describe("list_sessions", () => {
     const streaming = await makeChat(sql, busy.id);
     await makeChat(sql, busy.id);
     await addMessage(streaming.id, "assistant");
-    await sql`update chats set active_stream_id = 'run-1' where id = ${streaming.id}`;
+    await sql`update chats set status = 'pending' where id = ${streaming.id}`;
+    await asServiceRole(sql, (tx) => tx`select public.claim_chats('worker', 1, ${[streaming.id]})`);
 
     const { sessions, next_cursor } = await call(owner, "public.list_sessions()");
     expect(next_cursor).toBeNull();

@@ -82,7 +82,7 @@ describe("what takes a revision", () => {
     await sql.begin(async (tx) => {
       await tx`update chats set title = 'one' where id = ${chat.id}`;
       await tx`update chats set model_id = 'two' where id = ${chat.id}`;
-      await tx`update chats set active_stream_id = 'three' where id = ${chat.id}`;
+      await tx`update chats set last_error = 'three' where id = ${chat.id}`;
     });
     const after = await chatRow(chat.id);
     expect(Number(after.revision)).toBe(1);

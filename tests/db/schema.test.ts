@@ -4,10 +4,19 @@ import { useTestDatabase } from "../support/db.ts";
 
 const { sql } = await useTestDatabase();
 
-const tables = ["accounts", "sessions", "chats", "chat_messages", "chat_reads", "workflow_runs", "workflow_run_steps"];
+const tables = [
+  "accounts",
+  "sessions",
+  "chats",
+  "chat_messages",
+  "chat_queued_messages",
+  "chat_reads",
+  "workflow_runs",
+  "workflow_run_steps",
+];
 
 describe("the schema", () => {
-  it("has exactly the seven tables in public", async () => {
+  it("has exactly the tables of the migrations in public", async () => {
     const rows = await sql`select tablename from pg_tables where schemaname = 'public' order by 1`;
     expect(rows.map((r) => r.tablename)).toEqual([...tables].sort());
   });
@@ -64,7 +73,7 @@ describe("the schema", () => {
         join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum
        where c.contype = 'f' and c.connamespace = 'public'::regnamespace
        group by c.oid, c.conrelid, c.confdeltype, c.conkey`;
-    expect(fks.length).toBe(7);
+    expect(fks.length).toBe(8);
     for (const fk of fks) {
       expect(fk.confdeltype, `${fk.tbl}(${fk.cols})`).toBe("c");
       expect(fk.indexed, `${fk.tbl}(${fk.cols}) has no index`).toBe(true);

@@ -114,13 +114,15 @@ describe("log-workflow-step", () => {
     expect((await sql`select 1 from workflow_runs where id = ${run.id}`).length).toBe(0);
   });
 
-  it("releases the chat's stream lease when the run that holds it finishes", async () => {
+  it("releases the chat's lease and ends its turn when the run that holds it finishes", async () => {
     const { chatId } = await userWithChat();
     const run = { id: uid("run"), chat_id: chatId, started_at: t(0) };
     await invoke(service, "log-workflow-step", { run });
-    await sql`update chats set active_stream_id = ${run.id} where id = ${chatId}`;
+    await sql`update chats set status = 'running', runner_id = 'worker', heartbeat_at = now(), active_stream_id = ${run.id}
+               where id = ${chatId}`;
     await invoke(service, "log-workflow-step", { run, finish: { status: "completed", finished_at: t(1) } });
-    expect((await sql`select active_stream_id from chats where id = ${chatId}`)[0].active_stream_id).toBeNull();
+    const [chat] = await sql`select status, active_stream_id, runner_id from chats where id = ${chatId}`;
+    expect(chat).toEqual({ status: "idle", active_stream_id: null, runner_id: null });
   });
 
   it("an unknown chat is not found (404); a run id used by another chat is a conflict (409)", async () => {
