@@ -15,7 +15,8 @@ import {
 } from "./local-stack/config.ts";
 import { type Cluster, startCluster } from "./local-stack/cluster.ts";
 import { type FunctionsServer, serveFunctions } from "./local-stack/functions-server.ts";
-import { dataDir, isListening, prepareDatabase } from "./local-stack/stack.ts";
+import { prepareDatabase } from "./local-stack/database.ts";
+import { dataDir, isListening } from "./local-stack/stack.ts";
 
 const started = performance.now();
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
@@ -45,10 +46,13 @@ process.on("SIGINT", () => void stop());
 process.on("SIGTERM", () => void stop());
 
 try {
-  const prepared = await prepareDatabase(cluster.url);
+  const prepared = await prepareDatabase(cluster.url, { seed: true });
   if (prepared.bootstrapped) console.log("bootstrapped the Supabase roles and auth schema");
   for (const file of prepared.migrated) console.log(`applied ${file}`);
   if (prepared.seeded) console.log("seeded supabase/seed.sql");
+  if (prepared.functionsUrl === cluster.url) {
+    console.log(`the functions connect as ${new URL(cluster.url).username}: this database has no edge_functions role`);
+  }
 
   const { anonKey, serviceRoleKey } = await apiKeys();
   functions = await serveFunctions({
@@ -56,7 +60,7 @@ try {
     SUPABASE_URL: apiUrl,
     SUPABASE_ANON_KEY: anonKey,
     SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
-    SUPABASE_DB_URL: cluster.url,
+    SUPABASE_DB_URL: prepared.functionsUrl,
     SUPABASE_JWT_SECRET: jwtSecret,
   });
   functions.process.once("exit", (code) => {

@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
 import { startCluster } from "../scripts/local-stack/cluster.ts";
-import { bootstrap, connect, migrate, recreateDatabase } from "../scripts/local-stack/database.ts";
+import { functionsDatabaseUrl } from "../scripts/local-stack/config.ts";
+import { prepareDatabase, recreateDatabase } from "../scripts/local-stack/database.ts";
 import { serveFunctions } from "../scripts/local-stack/functions-server.ts";
 import { freePort } from "../scripts/local-stack/throwaway.ts";
 
@@ -18,7 +19,7 @@ declare module "vitest" {
     templateDatabase: string;
     /** The functions gateway (real Deno), serving /functions/v1/<name>. */
     apiUrl: string;
-    /** The database the functions gateway uses. */
+    /** The database the functions gateway uses (as postgres: the functions log in as edge_functions). */
     functionsDbUrl: string;
     /** Every line the functions printed, one file for the run. */
     functionsLogFile: string;
@@ -34,10 +35,7 @@ export default async function setup(project: TestProject) {
   const templateUrl = new URL(cluster.url);
   templateUrl.pathname = `/${templateDatabase}`;
   await recreateDatabase(templateUrl.toString());
-  const sql = connect(templateUrl.toString());
-  await bootstrap(sql);
-  await migrate(sql);
-  await sql.end();
+  await prepareDatabase(templateUrl.toString());
 
   const functionsDbUrl = new URL(cluster.url);
   functionsDbUrl.pathname = "/functions_e2e";
@@ -51,7 +49,8 @@ export default async function setup(project: TestProject) {
   const functions = await serveFunctions({
     PORT: String(port),
     SUPABASE_URL: `http://127.0.0.1:${port}`,
-    SUPABASE_DB_URL: functionsDbUrl.toString(),
+    // The functions log in as their own role; the tests look at what they wrote as postgres.
+    SUPABASE_DB_URL: functionsDatabaseUrl(functionsDbUrl.toString()),
     SUPABASE_JWKS: JSON.stringify({ keys: [publicJwk] }),
   }, (line) => log.write(line + "\n"));
 

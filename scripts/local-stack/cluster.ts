@@ -36,6 +36,8 @@ export async function startCluster({ dataDir, port, unsafeFast = false, onLog }:
     postgresFlags: [
       ...["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
       ...["-c", "max_connections=200", "-c", "shared_buffers=256MB"],
+      // Query statistics for `supabase inspect db outliers` and `db-stats`, as on Supabase.
+      ...["-c", "shared_preload_libraries=pg_stat_statements"],
       // A failed statement's text and a failing row's values carry message contents and JWT
       // claims: keep them out of the server log (errors are still logged, tersely).
       ...["-c", "log_min_error_statement=panic", "-c", "log_error_verbosity=terse"],

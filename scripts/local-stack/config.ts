@@ -23,6 +23,19 @@ export const apiUrl = `http://${host}:${apiPort}`;
 export const databaseUrl = process.env.DATABASE_URL ??
   `postgresql://postgres:postgres@${host}:${dbPort}/postgres`;
 
+/**
+ * The login role the edge functions connect as (created by supabase-bootstrap.sql, which holds the
+ * same local-only password): NOINHERIT and a member of authenticated and service_role only, so it
+ * can do nothing until a transaction switches to one of them. Migrations, seed and tests connect as
+ * postgres. On hosted Supabase this role is created by hand (SECURITY.md).
+ */
+export const functionsLogin = { user: "edge_functions", password: "edge-functions-local-only" };
+
+/** `url` with the functions' login in place of its user and password. */
+export function functionsDatabaseUrl(url: string): string {
+  return Object.assign(new URL(url), { username: functionsLogin.user, password: functionsLogin.password }).toString();
+}
+
 /** The Supabase CLI's default local JWT secret (HS256). */
 export const jwtSecret = process.env.SUPABASE_JWT_SECRET ??
   "super-secret-jwt-token-with-at-least-32-characters-long";

@@ -1,10 +1,11 @@
 // Bringing a database to the state `supabase db reset` leaves it in: the platform bootstrap (on the
 // local stack only), the migrations in filename order recorded where the Supabase CLI records them,
-// then the seed.
+// then the seed. prepareDatabase is the one way every part of the project does it: npm start,
+// db:reset, the tests' template, typegen, throwaway stacks and the benchmark.
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import postgres from "postgres";
-import { bootstrapFile, migrationsDir, seedFile } from "./config.ts";
+import { bootstrapFile, functionsDatabaseUrl, migrationsDir, seedFile } from "./config.ts";
 
 export type Sql = postgres.Sql;
 export type Tx = postgres.TransactionSql;
@@ -33,8 +34,11 @@ export async function listMigrations(): Promise<Migration[]> {
   });
 }
 
-/** Applies pending migrations, each in its own transaction, and returns the names applied. */
-export async function migrate(sql: Sql): Promise<string[]> {
+/**
+ * Applies pending migrations, each in its own transaction, and returns the names applied.
+ * `afterEach` runs after each one is committed (the migration fixtures test inserts rows there).
+ */
+export async function migrate(sql: Sql, afterEach?: (migration: Migration) => Promise<void>): Promise<string[]> {
   await sql`create schema if not exists supabase_migrations`;
   await sql`
     create table if not exists supabase_migrations.schema_migrations (
@@ -54,6 +58,7 @@ export async function migrate(sql: Sql): Promise<string[]> {
       throw new Error(`migration ${path.basename(migration.file)} failed: ${error.message}`, { cause: error });
     });
     applied.push(path.basename(migration.file));
+    await afterEach?.(migration);
   }
   return applied;
 }
@@ -77,16 +82,59 @@ export async function recreateDatabase(url: string, template = "template0"): Pro
   }
 }
 
-/** Everything `supabase db reset` does, for a database that the local stack owns. */
-export async function resetDatabase(url: string, { withSeed = true } = {}): Promise<string[]> {
-  await recreateDatabase(url);
+export interface PrepareOptions {
+  /** Run supabase/seed.sql if this run applied the database's first migrations (npm start, db:reset). */
+  seed?: boolean;
+  /** Called after each migration is applied. */
+  afterMigration?: (sql: Sql, migration: Migration) => Promise<void>;
+}
+
+export interface Prepared {
+  /** The bootstrap created the Supabase roles and auth schema (a new database). */
+  bootstrapped: boolean;
+  migrated: string[];
+  seeded: boolean;
+  /**
+   * The URL the edge functions connect with: the functions' own login role (NOINHERIT, may only
+   * switch to authenticated or service_role) where the bootstrap made it, else `url` as given.
+   */
+  functionsUrl: string;
+}
+
+/**
+ * Brings the platform bootstrap up to date, applies pending migrations, and seeds if asked and this
+ * is the first run (no migration recorded yet). The bootstrap is idempotent and runs every time, so
+ * a database made by an older version of it gains what newer migrations rely on; it is skipped on a
+ * database that has Supabase's own auth schema (one started by the Supabase CLI), which must not be
+ * touched.
+ */
+export async function prepareDatabase(
+  url: string,
+  { seed: withSeed = false, afterMigration }: PrepareOptions = {},
+): Promise<Prepared> {
   const sql = connect(url);
   try {
-    await bootstrap(sql);
-    const applied = await migrate(sql);
-    if (withSeed) await seed(sql);
-    return applied;
+    const [{ hasAuth, isSupabase, hasHistory }] = await sql`
+      select to_regprocedure('auth.uid()') is not null as "hasAuth",
+             to_regclass('auth.users') is not null as "isSupabase",
+             to_regclass('supabase_migrations.schema_migrations') is not null as "hasHistory"`;
+    const firstRun = !hasHistory ||
+      (await sql`select count(*)::int as n from supabase_migrations.schema_migrations`)[0].n === 0;
+    if (!isSupabase) await bootstrap(sql);
+    const migrated = await migrate(sql, afterMigration && ((migration) => afterMigration(sql, migration)));
+    const seeded = withSeed && firstRun;
+    if (seeded) await seed(sql);
+    const functionsUrl = functionsDatabaseUrl(url);
+    const [{ hasLogin }] = await sql`
+      select exists (select from pg_roles where rolname = ${new URL(functionsUrl).username}) as "hasLogin"`;
+    return { bootstrapped: !isSupabase && !hasAuth, migrated, seeded, functionsUrl: hasLogin ? functionsUrl : url };
   } finally {
     await sql.end();
   }
+}
+
+/** Everything `supabase db reset` does, for a database that the local stack owns. */
+export async function resetDatabase(url: string): Promise<string[]> {
+  await recreateDatabase(url);
+  return (await prepareDatabase(url, { seed: true })).migrated;
 }

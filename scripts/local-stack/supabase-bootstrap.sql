@@ -29,13 +29,39 @@ $$;
 grant anon, authenticated, service_role to authenticator;
 grant anon, authenticated, service_role to postgres;
 
+-- edge_functions: the login the local stack's edge functions use (not something Supabase provides;
+-- on hosted Supabase it is created by hand, with a strong password: SECURITY.md). Like authenticator
+-- it is NOINHERIT and may only switch to authenticated or service_role (the functions never act as
+-- anon), so a connection that has not switched role, or has reset it, can read and write nothing.
+-- The password is for the local stack only (scripts/local-stack/config.ts holds the same).
+do $$
+begin
+  if not exists (select from pg_roles where rolname = 'edge_functions') then
+    create role edge_functions login noinherit password 'edge-functions-local-only';
+  end if;
+end
+$$;
+grant authenticated, service_role to edge_functions;
+
 -- ============================================================================
 -- Schema public: grants are wide open, row level security is what restricts access
 -- ============================================================================
 grant usage on schema public to postgres, anon, authenticated, service_role;
-alter default privileges in schema public grant all on tables to postgres, anon, authenticated, service_role;
-alter default privileges in schema public grant all on sequences to postgres, anon, authenticated, service_role;
-alter default privileges in schema public grant all on functions to postgres, anon, authenticated, service_role;
+-- Set once, when the database is new: from then on the migrations own these defaults (one revokes
+-- TRUNCATE, TRIGGER and REFERENCES from anon and authenticated), and re-running this bootstrap on
+-- every start must not grant them back.
+do $$
+begin
+  if not exists (
+    select from pg_default_acl
+     where defaclrole = 'postgres'::regrole and defaclnamespace = 'public'::regnamespace
+  ) then
+    alter default privileges in schema public grant all on tables to postgres, anon, authenticated, service_role;
+    alter default privileges in schema public grant all on sequences to postgres, anon, authenticated, service_role;
+    alter default privileges in schema public grant all on functions to postgres, anon, authenticated, service_role;
+  end if;
+end
+$$;
 
 -- ============================================================================
 -- Schema extensions: where Supabase installs extensions
@@ -47,6 +73,24 @@ alter default privileges in schema extensions grant all on sequences to postgres
 alter default privileges in schema extensions grant all on functions to postgres, anon, authenticated, service_role;
 create extension if not exists pgcrypto with schema extensions;
 create extension if not exists "uuid-ossp" with schema extensions;
+
+-- Query statistics, where Supabase keeps them, for `supabase inspect db outliers` and `db-stats` (the
+-- local cluster preloads the library; a server that does not cannot read them, but the bootstrap
+-- still succeeds). The default privileges above would give the API roles everything the extension
+-- creates, including resetting the statistics; take that back, so they keep only what the extension
+-- itself grants to everyone (its views, which hide other roles' query texts).
+do $$
+begin
+  if exists (select from pg_available_extensions where name = 'pg_stat_statements') then
+    create extension if not exists pg_stat_statements with schema extensions;
+    revoke all on extensions.pg_stat_statements, extensions.pg_stat_statements_info
+      from anon, authenticated, service_role;
+    revoke all on function extensions.pg_stat_statements_reset(oid, oid, bigint),
+      extensions.pg_stat_statements(boolean), extensions.pg_stat_statements_info()
+      from anon, authenticated, service_role;
+  end if;
+end
+$$;
 
 -- ============================================================================
 -- Schema auth: the request's identity, read from the settings the API layer sets per transaction

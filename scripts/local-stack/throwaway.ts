@@ -5,7 +5,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Cluster, startCluster } from "./cluster.ts";
-import { bootstrap, connect, migrate } from "./database.ts";
+import { connect, prepareDatabase } from "./database.ts";
 import { type FunctionsServer, serveFunctions } from "./functions-server.ts";
 
 export function freePort(): Promise<number> {
@@ -27,16 +27,15 @@ export async function throwawayStack(env: Record<string, string> = {}) {
   const postgresLog: string[] = [];
   const onLog = (line: string) => void postgresLog.push(line);
   let cluster: Cluster = await startCluster({ dataDir, port: dbPort, onLog });
+  const { functionsUrl } = await prepareDatabase(cluster.url);
   const sql = connect(cluster.url, { max: 4 });
-  await bootstrap(sql);
-  await migrate(sql);
 
   const logs: string[] = [];
   const serve = () =>
     serveFunctions({
       PORT: String(apiPort),
       SUPABASE_URL: `http://127.0.0.1:${apiPort}`,
-      SUPABASE_DB_URL: cluster.url,
+      SUPABASE_DB_URL: functionsUrl,
       DB_CONNECT_TIMEOUT_S: "2",
       ...env,
     }, (line) => logs.push(line));

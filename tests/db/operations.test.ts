@@ -68,3 +68,23 @@ describe("private.title_from_message", () => {
     expect(row.title).toBe(title);
   });
 });
+
+describe("log_workflow_step durations", () => {
+  it("a run of 30 days finishes, its step and total durations in milliseconds past 2^31", async () => {
+    const started = new Date("2026-10-01T00:00:00Z"), finished = new Date("2026-10-31T00:00:00.250Z");
+    const thirtyDays = 30 * 24 * 3600 * 1000 + 250; // 2,592,000,250 ms; an integer column stops at 2,147,483,647
+    const steps = [{ step_number: 1, started_at: started, finished_at: finished, finish_reason: "stop" }];
+    const [{ result }] = await asServiceRole(sql, (tx) =>
+      tx`select public.log_workflow_step(
+           'month-long-run', ${tree.chat.id}, ${started}, steps => ${tx.json(steps)},
+           finish_status => 'completed', finished_at => ${finished}) as result`);
+    expect(result).toMatchObject({
+      created: true,
+      steps: [{ step_number: 1, recorded: true }],
+      run: { status: "completed", total_duration_ms: thirtyDays },
+    });
+    const [step] = await sql`
+      select duration_ms from workflow_run_steps where workflow_run_id = 'month-long-run'`;
+    expect(Number(step.duration_ms)).toBe(thirtyDays);
+  });
+});

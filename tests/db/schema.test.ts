@@ -36,7 +36,9 @@ describe("the schema", () => {
     expect(column("chat_messages", "parts")).toMatchObject({ data_type: "jsonb", is_nullable: "NO" });
     expect(column("chat_reads", "last_read_at")).toMatchObject({ is_nullable: "NO", column_default: "now()" });
     expect(column("workflow_runs", "started_at")?.is_nullable).toBe("NO");
-    expect(column("workflow_run_steps", "duration_ms")).toMatchObject({ data_type: "integer", is_nullable: "NO" });
+    // Milliseconds in bigint: an integer overflows after 24.8 days.
+    expect(column("workflow_run_steps", "duration_ms")).toMatchObject({ data_type: "bigint", is_nullable: "NO" });
+    expect(column("workflow_runs", "total_duration_ms")).toMatchObject({ data_type: "bigint", is_nullable: "YES" });
     expect(column("workflow_run_steps", "updated_at")).toBeUndefined();
     expect(column("workflow_runs", "session_id")).toBeUndefined();
     for (const t of tables) {

@@ -34,7 +34,7 @@ describe("log-workflow-step", () => {
       steps: [{ step_number: 1, recorded: true }, { step_number: 2, recorded: true }],
     });
     const steps = await sql`
-      select step_number, duration_ms, finish_reason from workflow_run_steps where workflow_run_id = ${runId}
+      select step_number, duration_ms::int as duration_ms, finish_reason from workflow_run_steps where workflow_run_id = ${runId}
        order by step_number`;
     expect(steps).toEqual([
       { step_number: 1, duration_ms: 1500, finish_reason: "tool-calls" },
@@ -70,7 +70,8 @@ describe("log-workflow-step", () => {
     expect(different.status).toBe(409);
     const stepAfter = await invoke<Logged>(service, "log-workflow-step", { run, steps: [step(1, 0, 1)] });
     expect(stepAfter.body.run.status).toBe("aborted");
-    const [row] = await sql`select status, total_duration_ms from workflow_runs where id = ${run.id}`;
+    const [row] =
+      await sql`select status, total_duration_ms::int as total_duration_ms from workflow_runs where id = ${run.id}`;
     expect(row).toEqual({ status: "aborted", total_duration_ms: 5000 });
   });
 

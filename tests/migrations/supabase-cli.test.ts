@@ -1,17 +1,9 @@
 // The real Supabase CLI (npm package `supabase`, no Docker) and the local stack agree: the CLI
 // applies our migrations to a Supabase-shaped database with the same result as the local stack's
 // migrator, and reads the local stack's migration history as its own.
-import { execFile } from "node:child_process";
-import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, expect, inject, it } from "vitest";
-import { projectRoot } from "../../scripts/local-stack/config.ts";
 import { bootstrap, connect, listMigrations, recreateDatabase, type Sql } from "../../scripts/local-stack/database.ts";
-
-const run = promisify(execFile);
-const supabase = (...args: string[]) =>
-  run(path.join(projectRoot, "node_modules/.bin/supabase"), args, { cwd: projectRoot });
-const withoutTls = (url: string) => `${url}${url.includes("?") ? "&" : "?"}sslmode=disable`;
+import { remote, supabaseCli as supabase } from "../../scripts/local-stack/supabase-cli.ts";
 const databaseUrl = (name: string) => Object.assign(new URL(inject("clusterUrl")), { pathname: `/${name}` }).toString();
 
 const cliUrl = databaseUrl(`cli_${process.pid}`);
@@ -50,7 +42,7 @@ it("`supabase migration up` builds the same schema as the local stack", async ()
   const template = connect(databaseUrl(inject("templateDatabase")));
   try {
     await bootstrap(cli); // what a Supabase database has before any migration
-    const { stdout, stderr } = await supabase("migration", "up", `--remote=${withoutTls(cliUrl)}`, "--yes");
+    const { stdout, stderr } = await supabase("migration", "up", remote(cliUrl), "--yes");
     expect(stdout + stderr).toMatch(/Applying migration 20261123190000_agent_chat_schema\.sql/);
     const versions = (await cli`select version from supabase_migrations.schema_migrations order by 1`).map((r) =>
       r.version
@@ -69,7 +61,7 @@ it("`supabase migration list` sees every migration the local stack applied as ap
   const { stdout } = await supabase(
     "migration",
     "list",
-    `--remote=${withoutTls(databaseUrl(inject("templateDatabase")))}`,
+    remote(databaseUrl(inject("templateDatabase"))),
   );
   for (const { version } of await listMigrations()) {
     expect(stdout).toMatch(new RegExp(`\`${version}\`\\s*\\|\\s*\`${version}\``));

@@ -1,0 +1,113 @@
+// Migrations meet real data before they meet production (Coder's migration fixtures): the migrations
+// are applied one by one to a fresh database, and after each one the rows of
+// tests/migrations/fixtures/<migration>.sql go in. A later migration's backfill, new constraint or
+// changed policy that fails on rows like these fails here, not on a live database. Every migration
+// has a fixture, so each one is applied on top of data the previous ones made.
+import { existsSync, readdirSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import {
+  connect,
+  listMigrations,
+  type Migration,
+  prepareDatabase,
+  recreateDatabase,
+  type Sql,
+} from "../../scripts/local-stack/database.ts";
+import { asUser } from "../support/db.ts";
+
+const fixturesDir = path.join(import.meta.dirname, "fixtures");
+const fixtureOf = (migration: Migration) => path.join(fixturesDir, `${migration.version}_${migration.name}.sql`);
+
+const url = Object.assign(new URL(inject("clusterUrl")), { pathname: `/fixtures_${process.pid}` }).toString();
+const sql = connect(url);
+afterAll(async () => {
+  await sql.end();
+  const admin = connect(inject("clusterUrl"));
+  await admin`drop database if exists ${admin(new URL(url).pathname.slice(1))} with (force)`;
+  await admin.end();
+});
+
+it("every migration has a fixture, and every fixture a migration", async () => {
+  const migrations = await listMigrations();
+  expect(migrations.filter((m) => !existsSync(fixtureOf(m))).map((m) => path.basename(m.file)), "missing fixtures")
+    .toEqual([]);
+  const names = new Set(migrations.map((m) => path.basename(fixtureOf(m))));
+  expect(readdirSync(fixturesDir).filter((f) => !names.has(f)), "fixtures without a migration").toEqual([]);
+});
+
+describe("the migrations applied one by one, each followed by its fixture", () => {
+  const loaded: string[] = [];
+  const insertFixture = async (tx: Sql, migration: Migration) => {
+    if (!existsSync(fixtureOf(migration))) return;
+    await tx.unsafe(await readFile(fixtureOf(migration), "utf8")).simple().catch((error) => {
+      throw new Error(`fixture ${path.basename(fixtureOf(migration))} failed: ${error.message}`, { cause: error });
+    });
+    loaded.push(migration.version);
+  };
+
+  it("applies every migration and loads every fixture", async () => {
+    await recreateDatabase(url);
+    const prepared = await prepareDatabase(url, { afterMigration: insertFixture });
+    const migrations = await listMigrations();
+    expect(prepared.migrated).toEqual(migrations.map((m) => path.basename(m.file)));
+    expect(loaded).toEqual(migrations.map((m) => m.version));
+  });
+
+  it("every fixture row is still there", async () => {
+    const [counts] = await sql`
+      select (select count(*) from accounts)::int as accounts, (select count(*) from sessions)::int as sessions,
+             (select count(*) from chats)::int as chats, (select count(*) from chat_messages)::int as messages,
+             (select count(*) from chat_reads)::int as reads, (select count(*) from workflow_runs)::int as runs,
+             (select count(*) from workflow_run_steps)::int as steps`;
+    expect(counts).toEqual({ accounts: 5, sessions: 6, chats: 11, messages: 19, reads: 6, runs: 6, steps: 8 });
+  });
+
+  it("every chat's messages are numbered 1..n in order, and its counter is at n", async () => {
+    const broken = await sql`
+      select c.id, c.last_message_seq, array_agg(m.seq order by m.seq) filter (where m.seq is not null) as seqs
+        from chats c left join chat_messages m on m.chat_id = c.id
+       group by c.id
+      having c.last_message_seq <> count(m.id)
+          or coalesce(array_agg(m.seq order by m.seq) filter (where m.seq is not null), '{}')
+             <> array(select generate_series(1, count(m.id)::int)::bigint)`;
+    expect(broken).toEqual([]);
+  });
+
+  it("durations, titles and leases the migrations and operations wrote are as expected", async () => {
+    const runs = await sql`
+      select id, status, total_duration_ms::text from workflow_runs
+       where id in ('fx-run-alice-1', 'fx-run-carol-month', 'fx-run-erin-1') order by id`;
+    expect(runs).toEqual([
+      { id: "fx-run-alice-1", status: "completed", total_duration_ms: "5400" },
+      { id: "fx-run-carol-month", status: "completed", total_duration_ms: "2592000250" },
+      { id: "fx-run-erin-1", status: "completed", total_duration_ms: "62000" },
+    ]);
+    const chats = await sql`
+      select id, title, active_stream_id from chats where id in ('fx-chat-bob-1', 'fx-chat-erin-1') order by id`;
+    expect(chats).toEqual([
+      { id: "fx-chat-bob-1", title: "Upgrade to React 19 and fix the type errors", active_stream_id: null },
+      { id: "fx-chat-erin-1", title: "terraform plan shows drift on the S3 buckets; fix it", active_stream_id: null },
+    ]);
+  });
+
+  it("an append to a fixture chat gets the chat's next seq, and users still see only their own rows", async () => {
+    const [{ result }] = await asUser(
+      sql,
+      "a11ce000-0000-4000-8000-000000000001",
+      (tx) =>
+        tx`select public.append_message('fx-chat-alice-1', ${
+          tx.json({ id: "fx-msg-alice-1-5", role: "user", parts: [{ type: "text", text: "Ship it." }] })
+        }) as result`,
+    );
+    expect(result).toMatchObject({ created: true, message: { chat_id: "fx-chat-alice-1", seq: 5 } });
+
+    const seen = await asUser(sql, "da7e0000-0000-4000-8000-000000000004", async (tx) => ({
+      chats: (await tx`select id from chats order by id`).map((r) => r.id),
+      messages: (await tx`select count(*)::int as n from chat_messages`)[0].n,
+      runs: (await tx`select count(*)::int as n from workflow_runs`)[0].n,
+    }));
+    expect(seen).toEqual({ chats: ["fx-chat-dave-1", "fx-chat-dave-2"], messages: 3, runs: 0 });
+  });
+});
