@@ -43,6 +43,7 @@ it("every policy below the account and its sessions uses them, and none spells t
      order by tablename`;
   expect(policies.map((p) => p.tablename)).toEqual([
     "chat_messages",
+    "chat_queued_messages",
     "chat_reads",
     "chats",
     "workflow_run_steps",
