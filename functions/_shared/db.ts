@@ -4,21 +4,13 @@
 import type { Database } from "../../types/database.ts";
 import type { Caller } from "./auth.ts";
 import { callText } from "./call-text.ts";
+import { config } from "./config.ts";
 import { HttpError } from "./http.ts";
-import { connectTimeoutS, databaseIsDown, env, simpleQuery } from "./pool.ts";
+import { databaseIsDown, simpleQuery } from "./pool.ts";
 
-// A stuck lock or a runaway statement becomes a prompt error instead of a hung request.
-const timeout = (name: string, fallback: string) => {
-  const value = env(name, fallback);
-  if (!/^\d+(ms|s|min)?$/.test(value)) throw new Error(`${name} must look like 5s or 500ms, not ${value}`);
-  return value;
-};
-const statementTimeout = timeout("DB_STATEMENT_TIMEOUT", "5s");
-const lockTimeout = timeout("DB_LOCK_TIMEOUT", "2s");
-const milliseconds = (value: string) =>
-  parseInt(value) * ({ ms: 1, s: 1000, min: 60_000 }[value.replace(/^\d+/, "")] ?? 1);
+const { statementTimeout, lockTimeout } = config;
 /** Longer than any healthy call can take: connecting, then the longest statement allowed. */
-const watchdogMs = connectTimeoutS * 1000 + milliseconds(statementTimeout) + 1000;
+const watchdogMs = config.connectTimeoutS * 1000 + statementTimeout.ms + 1000;
 
 type Functions = Database["public"]["Functions"];
 
@@ -43,8 +35,8 @@ export async function rpc<F extends keyof Functions>(
     claims: caller.claims,
     fn,
     args: args as Record<string, unknown>,
-    statementTimeout,
-    lockTimeout,
+    statementTimeout: statementTimeout.text,
+    lockTimeout: lockTimeout.text,
   });
   try {
     const results = await simpleQuery(query, watchdogMs) as Result[][];
