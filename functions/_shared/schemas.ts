@@ -2,6 +2,7 @@
 // row shapes inside responses come from the generated types/database.ts, never from a copy here.
 import { z } from "zod";
 import type { Database, Json } from "../../types/database.ts";
+import { explain } from "./validation.ts";
 
 type Row<T extends keyof Database["public"]["Tables"]> = Database["public"]["Tables"][T]["Row"];
 
@@ -22,10 +23,12 @@ export const timestamp = z.iso.datetime({ offset: true });
 const maxDepth = 64;
 
 /** First reason `value` cannot be stored as jsonb, with where it was found; undefined if it can. */
-function jsonProblem(value: unknown, path: (string | number)[] = [], depth = 0): string | undefined {
-  if (depth > maxDepth) return `${path.join(".")}: nested deeper than ${maxDepth} levels`;
-  if (typeof value === "string") return storable(value) ? undefined : `${path.join(".")}: ${storableMessage}`;
-  if (typeof value === "number") return Number.isFinite(value) ? undefined : `${path.join(".")}: number out of range`;
+function jsonProblem(value: unknown, path: (string | number)[] = [], depth = 0): Problem | undefined {
+  if (depth > maxDepth) return { path, message: `is nested deeper than ${maxDepth} levels` };
+  if (typeof value === "string") return storable(value) ? undefined : { path, message: storableMessage };
+  if (typeof value === "number") {
+    return Number.isFinite(value) ? undefined : { path, message: "is a number out of range" };
+  }
   if (value === null || typeof value === "boolean") return undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -36,18 +39,19 @@ function jsonProblem(value: unknown, path: (string | number)[] = [], depth = 0):
   }
   if (typeof value === "object") {
     for (const [key, item] of Object.entries(value)) {
-      if (!storable(key)) return `${[...path, key].join(".")}: key ${storableMessage}`;
+      if (!storable(key)) return { path, message: "has a key with NUL characters or lone surrogates" };
       const problem = jsonProblem(item, [...path, key], depth + 1);
       if (problem) return problem;
     }
     return undefined;
   }
-  return `${path.join(".")}: not a JSON value`;
+  return { path, message: "is not a JSON value" };
 }
+type Problem = { path: (string | number)[]; message: string };
 
 function refineJson(value: unknown, ctx: z.RefinementCtx) {
   const problem = jsonProblem(value);
-  if (problem) ctx.addIssue({ code: "custom", message: problem });
+  if (problem) ctx.addIssue({ code: "custom", ...problem });
 }
 
 /** Any JSON value PostgreSQL's jsonb accepts. */
@@ -85,12 +89,39 @@ export const createSessionWithChatRequest = z.strictObject({
   account_id: uuid.optional(),
 });
 
-export const createChatRequest = z.union([createSessionWithChatRequest, createChatInSessionRequest]);
-export type CreateChatRequest = z.infer<typeof createChatRequest>;
+export type CreateChatRequest =
+  | z.infer<typeof createSessionWithChatRequest>
+  | z.infer<typeof createChatInSessionRequest>;
 
-export const createChatResponse = z.object({
-  chat: z.custom<Row<"chats">>(),
-  session: z.custom<Row<"sessions">>().optional(),
+/** One of the two shapes, chosen by which of `session` and `session_id` the body has: exactly one. */
+export const createChatRequest = z.unknown().transform((body, ctx): CreateChatRequest => {
+  const fields = body !== null && typeof body === "object" && !Array.isArray(body) ? body : {};
+  const [newSession, existingSession] = ["session" in fields, "session_id" in fields];
+  if (newSession === existingSession) {
+    ctx.issues.push({
+      code: "custom",
+      input: body,
+      message: newSession
+        ? "has both session_id and session: send session_id for a chat in an existing session, or session for a " +
+          "new session with its first chat, not both"
+        : "needs session_id (a chat in an existing session you own) or session (a new session with its first chat)",
+    });
+    return z.NEVER;
+  }
+  const parsed = (newSession ? createSessionWithChatRequest : createChatInSessionRequest).safeParse(body, {
+    error: explain,
+  });
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) ctx.issues.push({ ...issue, code: "custom", input: body });
+  return z.NEVER;
+});
+
+const rowOf = <T extends keyof Database["public"]["Tables"]>(table: T) =>
+  z.custom<Row<T>>((value) => value !== null && typeof value === "object" && !Array.isArray(value), `a ${table} row`);
+
+export const createChatResponse = z.strictObject({
+  chat: rowOf("chats"),
+  session: rowOf("sessions").optional(),
   /** false when this was a retry of an earlier call (status 200 instead of 201). */
   created: z.boolean(),
 });
@@ -112,9 +143,9 @@ export const appendMessageRequest = z.strictObject({ chat_id: id, message: uiMes
 export type AppendMessageRequest = z.infer<typeof appendMessageRequest>;
 export type UIMessage = AppendMessageRequest["message"];
 
-export const appendMessageResponse = z.object({
+export const appendMessageResponse = z.strictObject({
   /** The stored row; `seq` is the message's place in the chat. */
-  message: z.custom<Row<"chat_messages">>(),
+  message: rowOf("chat_messages"),
   /** false for a retried user message (status 200) and for a rewritten assistant message. */
   created: z.boolean(),
 });
@@ -133,7 +164,7 @@ export const markReadRequest = z.strictObject({
 });
 export type MarkReadRequest = z.infer<typeof markReadRequest>;
 
-export const markReadResponse = z.object({
+export const markReadResponse = z.strictObject({
   chat_id: z.string(),
   account_id: z.string(),
   last_read_at: z.string(),
@@ -170,11 +201,11 @@ export const logWorkflowStepRequest = z.strictObject({
 });
 export type LogWorkflowStepRequest = z.infer<typeof logWorkflowStepRequest>;
 
-export const logWorkflowStepResponse = z.object({
-  run: z.custom<Row<"workflow_runs">>(),
+export const logWorkflowStepResponse = z.strictObject({
+  run: rowOf("workflow_runs"),
   /** true when this call created the run (status 201). */
   created: z.boolean(),
   /** Each step of the request, and whether this call recorded it (false: it already was). */
-  steps: z.array(z.object({ step_number: z.number(), recorded: z.boolean() })),
+  steps: z.array(z.strictObject({ step_number: z.int(), recorded: z.boolean() })),
 });
 export type LogWorkflowStepResponse = z.infer<typeof logWorkflowStepResponse>;
