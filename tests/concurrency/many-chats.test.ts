@@ -1,7 +1,8 @@
 // Many writers on many chats at once, watched by a reader paging each chat "after seq": no message is
 // lost or duplicated, every chat's seq runs 1..n, and the reader never sees a gap that fills later.
 import { expect, it } from "vitest";
-import { invoke, newUser, uid, useFunctionsDatabase, userMessage } from "../support/functions.ts";
+import { invoke, newUser, uid, useFunctionsDatabase } from "../support/functions.ts";
+import { uiMessage } from "../support/factories.ts";
 import { soak } from "../support/soak.ts";
 
 const sql = useFunctionsDatabase();
@@ -38,7 +39,7 @@ it(`24 chats x 2 writers x ${appends} appends, read concurrently by seq`, async 
   await Promise.all(chats.flatMap((chat) =>
     [0, 1].map(async (writer) => {
       for (let i = 0; i < appends; i++) {
-        const message = userMessage(uid(`w${writer}`), `message ${i}`);
+        const message = uiMessage(uid(`w${writer}`), "user", `message ${i}`);
         statuses.push((await invoke(user.client, "append-message", { chat_id: chat, message })).status);
       }
     })

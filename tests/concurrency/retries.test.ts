@@ -1,15 +1,8 @@
 // The same request sent many times at once, as retrying clients and workflow replays do, lands
 // exactly once.
 import { expect, it } from "vitest";
-import {
-  invoke,
-  newUser,
-  service,
-  uid,
-  useFunctionsDatabase,
-  userMessage,
-  userWithChat,
-} from "../support/functions.ts";
+import { invoke, newUser, service, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
+import { uiMessage } from "../support/factories.ts";
 
 const sql = useFunctionsDatabase();
 const times = 12;
@@ -36,7 +29,7 @@ it("a chat in an existing session, created concurrently, exists once", async () 
 
 it("a user message appended concurrently is stored once, with one seq", async () => {
   const user = await userWithChat();
-  const body = { chat_id: user.chatId, message: userMessage(uid("m"), "once") };
+  const body = { chat_id: user.chatId, message: uiMessage(uid("m"), "user", "once") };
   const results = await all(() => invoke<{ message: { seq: number } }>(user.client, "append-message", body));
   expect(statuses(results)).toEqual(oneCreated);
   expect(new Set(results.map((r) => r.body.message.seq))).toEqual(new Set([1]));

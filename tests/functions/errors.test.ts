@@ -6,22 +6,20 @@ import { describe, expect, inject, it } from "vitest";
 import { serveFunctions } from "../../scripts/local-stack/functions-server.ts";
 import { freePort } from "../../scripts/local-stack/throwaway.ts";
 import {
-  anonKey,
   apiUrl,
   newUser,
   post,
   serviceRoleKey,
-  signJwt,
   uid,
   useFunctionsDatabase,
-  userJwt,
-  userMessage,
   userWithChat,
 } from "../support/functions.ts";
+import { tokenAttacks } from "../support/tokens.ts";
+import { uiMessage } from "../support/factories.ts";
 
 const sql = useFunctionsDatabase();
 const appendBody = (chatId: string, text = "hi") =>
-  JSON.stringify({ chat_id: chatId, message: userMessage(uid("m"), text) });
+  JSON.stringify({ chat_id: chatId, message: uiMessage(uid("m"), "user", text) });
 
 function expectError(response: { status: number; headers: Headers; body?: Record<string, unknown> }, status: number) {
   expect(response.status).toBe(status);
@@ -41,15 +39,15 @@ describe("400: bad bodies", () => {
       "[]",
       "null",
       JSON.stringify({ chat_id: chatId }),
-      JSON.stringify({ chat_id: 42, message: userMessage("m", "x") }),
-      JSON.stringify({ chat_id: chatId, message: { ...userMessage("m", "x"), role: "system" } }),
-      JSON.stringify({ chat_id: chatId, message: userMessage("m", "x"), extra: true }),
-      JSON.stringify({ chat_id: chatId, message: userMessage("m", "nul \u0000 inside") }),
-      JSON.stringify({ chat_id: chatId, message: userMessage("m\u0000", "x") }),
+      JSON.stringify({ chat_id: 42, message: uiMessage("m", "user", "x") }),
+      JSON.stringify({ chat_id: chatId, message: { ...uiMessage("m", "user", "x"), role: "system" } }),
+      JSON.stringify({ chat_id: chatId, message: uiMessage("m", "user", "x"), extra: true }),
+      JSON.stringify({ chat_id: chatId, message: uiMessage("m", "user", "nul \u0000 inside") }),
+      JSON.stringify({ chat_id: chatId, message: uiMessage("m\u0000", "user", "x") }),
       `{"chat_id":"${chatId}","message":{"id":"m","role":"user","parts":[{"type":"text","text":"\\ud800 lone"}]}}`,
       `{"chat_id":"${chatId}","message":{"id":"m","role":"user","parts":[{"type":"text","n":1e400}]}}`,
-      JSON.stringify({ chat_id: "", message: userMessage("m", "x") }),
-      JSON.stringify({ chat_id: "x".repeat(300), message: userMessage("m", "x") }),
+      JSON.stringify({ chat_id: "", message: uiMessage("m", "user", "x") }),
+      JSON.stringify({ chat_id: "x".repeat(300), message: uiMessage("m", "user", "x") }),
     ];
     for (const body of cases) {
       const response = await post("append-message", { token, body });
@@ -71,32 +69,10 @@ describe("400: bad bodies", () => {
 describe("401: who is calling", () => {
   it("refuses missing, malformed, expired, forged and anonymous tokens, writing nothing", async () => {
     const { accountId, chatId } = await userWithChat();
-    const now = Math.floor(Date.now() / 1000);
-    const user = { sub: accountId, role: "authenticated", aud: "authenticated" };
-    const valid = await userJwt(accountId);
-    const [head, payload] = valid.split(".");
-    const tokens: (string | undefined)[] = [
-      undefined,
-      "not-a-jwt",
-      valid + "garbage",
-      `${valid}.extra`,
-      `${head}.${payload}.`, // signature stripped
-      `${Buffer.from('{"alg":"none","typ":"JWT"}').toString("base64url")}.${payload}.`,
-      await signJwt({ ...user, exp: now - 10 }),
-      await signJwt({ ...user, exp: now + 600, nbf: now + 300 }),
-      await signJwt({ ...user, iat: now }), // no expiry
-      await signJwt({ ...user, exp: now + 600 }, "another-secret-that-is-long-enough-to-be-accepted"),
-      await signJwt(
-        { ...user, role: "service_role", exp: now + 600 },
-        "another-secret-that-is-long-enough-to-be-accepted",
-      ),
-      await signJwt({ role: "authenticated", exp: now + 600 }), // no sub
-      await signJwt({ ...user, sub: "not-a-uuid", exp: now + 600 }),
-      await signJwt({ ...user, role: "supabase_admin", exp: now + 600 }),
-      anonKey,
-    ];
-    for (const token of tokens) {
-      const response = await post("append-message", { token, body: appendBody(chatId) });
+    for (const { name, authorization } of await tokenAttacks(accountId)) {
+      const headers = authorization ? { Authorization: authorization } : undefined;
+      const response = await post("append-message", { headers, body: appendBody(chatId) });
+      expect(response.status, name).toBe(401);
       expectError(response, 401);
     }
     expect(await messagesIn(chatId)).toBe(0);
@@ -105,19 +81,19 @@ describe("401: who is calling", () => {
   it("accepts asymmetric (ES256) user tokens from the project's JWKS, and refuses the public key used as an HMAC secret", async () => {
     const { accountId, chatId } = await userWithChat();
     const jwk = JSON.parse(inject("asymmetricSigningKey"));
-    const privateKey = await importJWK(jwk, "ES256");
     const claims = { sub: accountId, role: "authenticated", aud: "authenticated" };
     const es256 = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: jwk.kid, typ: "JWT" })
-      .setExpirationTime("5m").sign(privateKey);
+      .setExpirationTime("5m").sign(await importJWK(jwk, "ES256"));
     expect((await post("append-message", { token: es256, body: appendBody(chatId) })).status).toBe(201);
 
-    const { d: _private, ...publicJwk } = jwk;
-    const confused = await new SignJWT(claims).setProtectedHeader({ alg: "HS256", kid: jwk.kid })
-      .setExpirationTime("5m").sign(new TextEncoder().encode(JSON.stringify(publicJwk)));
-    expectError(await post("append-message", { token: confused, body: appendBody(chatId) }), 401);
-    const unknownKey = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "someone-else" })
-      .setExpirationTime("5m").sign(privateKey);
-    expectError(await post("append-message", { token: unknownKey, body: appendBody(chatId) }), 401);
+    const attacks = await tokenAttacks(accountId);
+    for (const name of ["the public key (JWK) as HMAC secret", "ES256 with a key the JWKS does not have"]) {
+      const { authorization } = attacks.find((attack) => attack.name === name)!;
+      expectError(
+        await post("append-message", { headers: { Authorization: authorization! }, body: appendBody(chatId) }),
+        401,
+      );
+    }
     expect(await messagesIn(chatId)).toBe(1);
   });
 });

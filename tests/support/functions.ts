@@ -75,13 +75,7 @@ export async function post(name: string, init: RequestInit & { token?: string } 
   return { status: response.status, headers: response.headers, text, body };
 }
 
-export function userMessage(id: string, text: string) {
-  return { id, role: "user" as const, parts: [{ type: "text", text }] };
-}
-
-export function assistantMessage(id: string, text: string) {
-  return { id, role: "assistant" as const, parts: [{ type: "text", text }], metadata: { model: "test-model" } };
-}
+export type UserWithChat = Awaited<ReturnType<typeof userWithChat>>;
 
 /** A user with a session and a chat, created through create-chat. */
 export async function userWithChat() {
