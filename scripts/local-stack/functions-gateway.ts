@@ -103,6 +103,8 @@ interface Connection {
   deadline: number;
   /** Waiting for a kept-alive connection's next request (no byte of it yet). */
   idle: boolean;
+  /** A response said Connection: close: the rest of what the client sends is dropped. */
+  closing: boolean;
   closed: boolean;
 }
 
@@ -134,13 +136,13 @@ setInterval(() => {
   }
 }, sweepMs);
 
-/** Copies one direction until it ends; `onData` sees each chunk arrive. */
-async function relay(from: Deno.TcpConn, to: Deno.TcpConn, onData: () => void) {
+/** Copies one direction until it ends; `forward` sees each chunk arrive and may drop it. */
+async function relay(from: Deno.TcpConn, to: Deno.TcpConn, forward: () => boolean) {
   const buffer = new Uint8Array(64 * 1024);
   for (;;) {
     const size = await from.read(buffer);
     if (size === null) return;
-    onData();
+    if (!forward()) continue;
     for (let sent = 0; sent < size;) sent += await to.write(buffer.subarray(sent, size));
   }
 }
@@ -160,18 +162,20 @@ async function accept(client: Deno.TcpConn) {
     serving: 0,
     deadline: performance.now() + headerTimeoutMs,
     idle: false,
+    closing: false,
     closed: false,
   };
   connections.set(upstream.localAddr.port, connection);
   const fromClient = () => {
     // The first byte of a kept-alive connection's next request: its headers are now on the clock.
-    if (connection.idle && !connection.serving) {
+    if (connection.idle && !connection.serving && !connection.closing) {
       connection.idle = false;
       connection.deadline = performance.now() + headerTimeoutMs;
     }
+    return !connection.closing;
   };
   // The internal server ends the connection (after Connection: close, or an error): so does the client's.
-  const toClient = relay(upstream, client, () => {}).catch(() => {}).then(() => close(connection));
+  const toClient = relay(upstream, client, () => true).catch(() => {}).then(() => close(connection));
   try {
     await relay(client, upstream, fromClient);
     // The client finished sending; it still gets the answer to what it sent.
@@ -180,6 +184,18 @@ async function accept(client: Deno.TcpConn) {
     close(connection); // a reset, or a write to a closed socket: the connection is over
   }
   await toClient;
+}
+
+/**
+ * Ends the connection once the response has reached the client: the internal server is told the
+ * client has nothing more to send (it then closes its side, and the relay closes the client's after
+ * the last byte); whatever the client still sends is dropped. The sweep closes it if that stalls.
+ */
+function closeAfterResponse(connection: Connection) {
+  connection.closing = true;
+  connection.idle = true;
+  connection.deadline = performance.now() + 1000;
+  connection.upstream.closeWrite().catch(() => close(connection));
 }
 
 const wantsClose = (response: Response) => response.headers.get("connection")?.toLowerCase() === "close";
@@ -194,7 +210,7 @@ function track(request: Request, info: Deno.ServeHandlerInfo): Response | Promis
   let closeAfter = false;
   const finished = () => {
     connection.serving--;
-    if (closeAfter) return close(connection);
+    if (closeAfter) return closeAfterResponse(connection);
     if (connection.serving) return;
     connection.idle = true;
     connection.deadline = performance.now() + idleTimeoutMs;
