@@ -66,7 +66,11 @@ export function fromDatabaseError(error: unknown): unknown {
   if (code === "23505") return new HttpError(409, "conflict", "that id is already taken");
   // Values PostgreSQL refuses: bad text, numbers or dates out of range, CHECK violations.
   if (/^22/.test(code) || ["23502", "23514", "42804"].includes(code)) {
-    return new HttpError(400, "invalid_value", "a value was refused by the database", { sqlstate: code });
+    // PostgreSQL's message says which value and why ("integer out of range"); it quotes only what
+    // the caller sent.
+    return new HttpError(400, "invalid_value", `a value was refused by the database: ${message.slice(0, 200)}`, {
+      sqlstate: code,
+    });
   }
   if (code === "57014" || code === "55P03" || code === "40P01" || code === "40001") {
     return new HttpError(503, "busy", "the database was busy; retry", undefined, { "Retry-After": "1" });

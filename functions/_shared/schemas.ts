@@ -11,14 +11,23 @@ type Row<T extends keyof Database["public"]["Tables"]> = Database["public"]["Tab
 // ---------------------------------------------------------------------------------------------
 
 /** What PostgreSQL text and jsonb can store: no NUL character, no lone UTF-16 surrogate. */
-const storable = (s: string) => !s.includes("\u0000") && s.isWellFormed();
+const storable = (s: string) => !s.includes("\u0000") && wellFormed(s);
+// ES2024, which Deno and Node 20 have; the Node side's type check (tests import this file) targets ES2022.
+const wellFormed = (s: string) => (s as string & { isWellFormed(): boolean }).isWellFormed();
 const storableMessage = "must not contain NUL characters or lone surrogates";
 
 export const text = (max = 10_000) => z.string().max(max).refine(storable, storableMessage);
 export const id = text(255).min(1);
 export const uuid = z.uuid();
-/** An ISO 8601 time with an explicit offset, as JSON carries timestamps. */
-export const timestamp = z.iso.datetime({ offset: true });
+/** An ISO 8601 time with an explicit offset, as JSON carries timestamps; PostgreSQL has no year 0. */
+export const timestamp = z.iso.datetime({ offset: true }).refine(
+  (time) => !(Date.parse(time) < Date.parse("0001-01-01T00:00:00Z")), // not a time at all: the format says so
+  "must be a time in year 1 or later",
+);
+
+/** A whole number in a query string ("20"), where every value arrives as text. */
+export const queryInteger = (min: number, max: number) =>
+  z.string().regex(/^-?\d+$/, "must be a whole number, such as 20").transform(Number).pipe(z.int().min(min).max(max));
 
 const maxDepth = 64;
 
@@ -184,7 +193,7 @@ export const workflowStep = z.strictObject({
   finish_reason: text(255).optional(),
   raw_finish_reason: text(1000).optional(),
 }).refine((step) => notBefore(step.started_at, step.finished_at), {
-  message: "a step cannot finish before it started",
+  message: "must not be before the step's started_at",
   path: ["finished_at"],
 });
 
@@ -196,7 +205,7 @@ export const logWorkflowStepRequest = z.strictObject({
     finished_at: timestamp,
   }).optional(),
 }).refine((body) => !body.finish || notBefore(body.run.started_at, body.finish.finished_at), {
-  message: "a run cannot finish before it started",
+  message: "must not be before run.started_at",
   path: ["finish", "finished_at"],
 });
 export type LogWorkflowStepRequest = z.infer<typeof logWorkflowStepRequest>;

@@ -39,10 +39,11 @@ const formats: Record<string, string> = {
   uuid: "must be a UUID, such as 123e4567-e89b-42d3-a456-426614174000",
 };
 
+/** What was sent instead: short values as themselves, others by their type. */
 function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
-  if (typeof value === "boolean") return String(value);
+  if (typeof value === "boolean" || typeof value === "number") return String(value);
   return types[typeof value] ?? typeof value;
 }
 
