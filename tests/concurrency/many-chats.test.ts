@@ -11,10 +11,10 @@ const appends = 15 * soak;
 
 it(`24 chats x 2 writers x ${appends} appends, read concurrently by seq`, async () => {
   const user = await newUser();
-  const created = await invoke<{ session: { id: string } }>(user.client, "create-chat", { session: { title: "many" } });
-  const sessionId = created.body.session.id;
+  const created = await invoke(user.client, "create-chat", { session: { title: "many" } });
+  const sessionId = created.body.session!.id;
   const chats = await Promise.all(Array.from({ length: 24 }, async () => {
-    const { body } = await invoke<{ chat: { id: string } }>(user.client, "create-chat", { session_id: sessionId });
+    const { body } = await invoke(user.client, "create-chat", { session_id: sessionId });
     return body.chat.id;
   }));
 

@@ -1,11 +1,9 @@
 // append-message through the real Deno server, called with supabase-js.
 import { describe, expect, it } from "vitest";
-import { invoke, newUser, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
+import { invoke, newUser, storedRow, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
 import { uiMessage } from "../support/factories.ts";
 
 const sql = useFunctionsDatabase();
-
-type Appended = { message: { id: string; seq: number; parts: unknown; chat_id: string }; created: boolean };
 
 describe("user messages", () => {
   it("are stored whole, with their seq, and title a new chat from their text", async () => {
@@ -14,20 +12,21 @@ describe("user messages", () => {
       ...uiMessage(uid("m"), "user", "Please   refactor the parser\nso that it streams"),
       metadata: { a: 1 },
     };
-    const { status, body } = await invoke<Appended>(user.client, "append-message", { chat_id: user.chatId, message });
+    const { status, body } = await invoke(user.client, "append-message", { chat_id: user.chatId, message });
     expect(status).toBe(201);
     expect(body).toMatchObject({ created: true, message: { id: message.id, seq: 1, parts: message } });
     const [chat] = await sql`select title from chats where id = ${user.chatId}`;
     expect(chat.title).toBe("Please refactor the parser so that it streams");
     const [row] = await sql`select parts from chat_messages where id = ${message.id}`;
     expect(row.parts).toEqual(message);
+    expect(body.message).toEqual(await storedRow(sql, "chat_messages", message.id));
   });
 
   it("are written once: a retry returns the stored row with created: false (200), unchanged", async () => {
     const user = await userWithChat();
     const message = uiMessage(uid("m"), "user", "original");
     await invoke(user.client, "append-message", { chat_id: user.chatId, message });
-    const retry = await invoke<Appended>(user.client, "append-message", {
+    const retry = await invoke(user.client, "append-message", {
       chat_id: user.chatId,
       message: { ...message, parts: [{ type: "text", text: "edited" }] },
     });
@@ -39,7 +38,7 @@ describe("user messages", () => {
 
   it("the same id in another chat is a conflict (409)", async () => {
     const user = await userWithChat();
-    const other = await invoke<{ chat: { id: string } }>(user.client, "create-chat", { session_id: user.sessionId });
+    const other = await invoke(user.client, "create-chat", { session_id: user.sessionId });
     const message = uiMessage(uid("m"), "user", "hi");
     await invoke(user.client, "append-message", { chat_id: user.chatId, message });
     const { status } = await invoke(user.client, "append-message", { chat_id: other.body.chat.id, message });
@@ -60,7 +59,7 @@ describe("user messages", () => {
 
   it("keep a title the user already chose", async () => {
     const user = await newUser();
-    const created = await invoke<{ chat: { id: string } }>(user.client, "create-chat", {
+    const created = await invoke(user.client, "create-chat", {
       session: { title: "s" },
       chat: { title: "My own title" },
     });
@@ -75,7 +74,7 @@ describe("assistant messages", () => {
     const user = await userWithChat();
     await invoke(user.client, "append-message", { chat_id: user.chatId, message: uiMessage(uid("m"), "user", "go") });
     const id = uid("a");
-    const first = await invoke<Appended>(user.client, "append-message", {
+    const first = await invoke(user.client, "append-message", {
       chat_id: user.chatId,
       message: uiMessage(id, "assistant", "step one"),
     });
@@ -83,7 +82,7 @@ describe("assistant messages", () => {
     const [afterInsert] = await sql`select last_assistant_message_at, updated_at from chats where id = ${user.chatId}`;
     expect(afterInsert.last_assistant_message_at).not.toBeNull();
 
-    const second = await invoke<Appended>(user.client, "append-message", {
+    const second = await invoke(user.client, "append-message", {
       chat_id: user.chatId,
       message: uiMessage(id, "assistant", "step two"),
     });
@@ -147,7 +146,7 @@ describe("under concurrency", () => {
     const results = await Promise.all(
       Array.from({ length: 8 }).flatMap(() =>
         ids.map((id) =>
-          invoke<Appended>(user.client, "append-message", { chat_id: user.chatId, message: uiMessage(id, "user", id) })
+          invoke(user.client, "append-message", { chat_id: user.chatId, message: uiMessage(id, "user", id) })
         )
       ),
     );

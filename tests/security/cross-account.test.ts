@@ -2,7 +2,15 @@
 // messages, read markers and workflow runs (by guessing ids, by naming A's account, by mixing A's
 // rows with B's). Every attempt is refused, and neither A's nor B's rows change.
 import { beforeAll, expect, it } from "vitest";
-import { invoke, service, uid, useFunctionsDatabase, type UserWithChat, userWithChat } from "../support/functions.ts";
+import {
+  type FunctionName,
+  invoke,
+  service,
+  uid,
+  useFunctionsDatabase,
+  type UserWithChat,
+  userWithChat,
+} from "../support/functions.ts";
 import { uiMessage } from "../support/factories.ts";
 import { everythingOf } from "../support/snapshot.ts";
 
@@ -26,7 +34,7 @@ beforeAll(async () => {
 });
 
 it("B can neither read, change nor attach to anything of A's", async () => {
-  const attempts: [string, string, () => Record<string, unknown>, number[]][] = [
+  const attempts: [FunctionName, string, () => Record<string, unknown>, number[]][] = [
     // create-chat
     ["create-chat", "a chat in A's session", () => ({ session_id: a.sessionId }), [404]],
     ["create-chat", "A's chat id, retried in A's session", () => ({ session_id: a.sessionId, id: a.chatId }), [404]],
