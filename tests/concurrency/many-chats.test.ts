@@ -1,7 +1,8 @@
 // Many writers on many chats at once, watched by a reader paging each chat "after seq": no message is
 // lost or duplicated, every chat's seq runs 1..n, and the reader never sees a gap that fills later.
 import { expect, it } from "vitest";
-import { invoke, newUser, uid, useFunctionsDatabase, userMessage } from "../support/functions.ts";
+import { invoke, newUser, uid, useFunctionsDatabase } from "../support/functions.ts";
+import { uiMessage } from "../support/factories.ts";
 import { soak } from "../support/soak.ts";
 
 const sql = useFunctionsDatabase();
@@ -10,10 +11,10 @@ const appends = 15 * soak;
 
 it(`24 chats x 2 writers x ${appends} appends, read concurrently by seq`, async () => {
   const user = await newUser();
-  const created = await invoke<{ session: { id: string } }>(user.client, "create-chat", { session: { title: "many" } });
-  const sessionId = created.body.session.id;
+  const created = await invoke(user.client, "create-chat", { session: { title: "many" } });
+  const sessionId = created.body.session!.id;
   const chats = await Promise.all(Array.from({ length: 24 }, async () => {
-    const { body } = await invoke<{ chat: { id: string } }>(user.client, "create-chat", { session_id: sessionId });
+    const { body } = await invoke(user.client, "create-chat", { session_id: sessionId });
     return body.chat.id;
   }));
 
@@ -38,7 +39,7 @@ it(`24 chats x 2 writers x ${appends} appends, read concurrently by seq`, async 
   await Promise.all(chats.flatMap((chat) =>
     [0, 1].map(async (writer) => {
       for (let i = 0; i < appends; i++) {
-        const message = userMessage(uid(`w${writer}`), `message ${i}`);
+        const message = uiMessage(uid(`w${writer}`), "user", `message ${i}`);
         statuses.push((await invoke(user.client, "append-message", { chat_id: chat, message })).status);
       }
     })

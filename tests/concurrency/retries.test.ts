@@ -1,15 +1,8 @@
 // The same request sent many times at once, as retrying clients and workflow replays do, lands
 // exactly once.
 import { expect, it } from "vitest";
-import {
-  invoke,
-  newUser,
-  service,
-  uid,
-  useFunctionsDatabase,
-  userMessage,
-  userWithChat,
-} from "../support/functions.ts";
+import { invoke, newUser, service, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
+import { uiMessage } from "../support/factories.ts";
 
 const sql = useFunctionsDatabase();
 const times = 12;
@@ -36,8 +29,8 @@ it("a chat in an existing session, created concurrently, exists once", async () 
 
 it("a user message appended concurrently is stored once, with one seq", async () => {
   const user = await userWithChat();
-  const body = { chat_id: user.chatId, message: userMessage(uid("m"), "once") };
-  const results = await all(() => invoke<{ message: { seq: number } }>(user.client, "append-message", body));
+  const body = { chat_id: user.chatId, message: uiMessage(uid("m"), "user", "once") };
+  const results = await all(() => invoke(user.client, "append-message", body));
   expect(statuses(results)).toEqual(oneCreated);
   expect(new Set(results.map((r) => r.body.message.seq))).toEqual(new Set([1]));
   expect((await sql`select count(*)::int as n from chat_messages where chat_id = ${user.chatId}`)[0].n).toBe(1);
@@ -62,7 +55,7 @@ it("a whole run logged concurrently is one run with each step once", async () =>
     })),
     finish: { status: "completed", finished_at: "2026-01-01T00:00:05Z" },
   };
-  const results = await all(() => invoke<{ steps: { recorded: boolean }[] }>(service, "log-workflow-step", body));
+  const results = await all(() => invoke(service, "log-workflow-step", body));
   expect(statuses(results)).toEqual(oneCreated);
   // Each step was recorded by exactly one of the calls.
   const recorded = results.flatMap((r) => r.body.steps.filter((s) => s.recorded));

@@ -1,6 +1,7 @@
 // create-chat through the real Deno server, called with supabase-js.
 import { describe, expect, it } from "vitest";
-import { invoke, newUser, service, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
+import { createChatResponse } from "../../functions/_shared/schemas.ts";
+import { invoke, newUser, service, storedRow, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
 
 const sql = useFunctionsDatabase();
 
@@ -22,18 +23,22 @@ describe("create-chat with a new session", () => {
       select s.account_id, c.model_id from sessions s join chats c on c.session_id = s.id where c.id = ${chatId}`;
     expect(row).toEqual({ account_id: user.accountId, model_id: "anthropic/claude" });
     expect((await sql`select 1 from accounts where id = ${user.accountId}`).length).toBe(1);
+    // The answer is the stored rows, whole, in the envelope its response schema describes.
+    expect(body.chat).toEqual(await storedRow(sql, "chats", chatId));
+    expect(body.session).toEqual(await storedRow(sql, "sessions", sessionId));
+    expect(createChatResponse.safeParse({ ...body, extra: true }).success).toBe(false);
   });
 
   it("mints ids when none are given", async () => {
     const user = await newUser();
-    const { status, body } = await invoke<{ chat: { id: string }; session: { id: string } }>(
+    const { status, body } = await invoke(
       user.client,
       "create-chat",
       { session: { title: "No ids" } },
     );
     expect(status).toBe(201);
     expect(body.chat.id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(body.session.id).not.toBe(body.chat.id);
+    expect(body.session!.id).not.toBe(body.chat.id);
   });
 
   it("a retry with the same ids returns the same session and chat (200) and writes nothing new", async () => {
@@ -94,10 +99,13 @@ describe("create-chat in an existing session", () => {
 
   it("the same chat id in another session is a conflict (409)", async () => {
     const user = await userWithChat();
-    const other = await invoke<{ session: { id: string } }>(user.client, "create-chat", {
+    const other = await invoke(user.client, "create-chat", {
       session: { title: "Other" },
     });
-    const { status } = await invoke(user.client, "create-chat", { session_id: other.body.session.id, id: user.chatId });
+    const { status } = await invoke(user.client, "create-chat", {
+      session_id: other.body.session!.id,
+      id: user.chatId,
+    });
     expect(status).toBe(409);
   });
 

@@ -1,13 +1,8 @@
 // log-workflow-step through the real Deno server, called with supabase-js as the agent backend.
 import { describe, expect, it } from "vitest";
-import { invoke, service, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
+import { invoke, service, storedRow, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
 
 const sql = useFunctionsDatabase();
-type Logged = {
-  run: { id: string; status: string; total_duration_ms: number | null };
-  created: boolean;
-  steps: { step_number: number; recorded: boolean }[];
-};
 
 const t = (seconds: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, 0) + seconds * 1000).toISOString();
 const step = (n: number, from: number, to: number, reason = "tool-calls") => ({
@@ -22,7 +17,7 @@ describe("log-workflow-step", () => {
   it("records a whole run in one call: run, steps with server-computed durations, finish", async () => {
     const { chatId } = await userWithChat();
     const runId = uid("run");
-    const { status, body } = await invoke<Logged>(service, "log-workflow-step", {
+    const { status, body } = await invoke(service, "log-workflow-step", {
       run: { id: runId, chat_id: chatId, model_id: "m", started_at: t(0) },
       steps: [step(1, 0, 1.5), step(2, 1.5, 3.25, "stop")],
       finish: { status: "completed", finished_at: t(3.25) },
@@ -33,6 +28,7 @@ describe("log-workflow-step", () => {
       run: { id: runId, status: "completed", total_duration_ms: 3250 },
       steps: [{ step_number: 1, recorded: true }, { step_number: 2, recorded: true }],
     });
+    expect(body.run).toEqual(await storedRow(sql, "workflow_runs", runId));
     const steps = await sql`
       select step_number, duration_ms::int as duration_ms, finish_reason from workflow_run_steps where workflow_run_id = ${runId}
        order by step_number`;
@@ -45,9 +41,9 @@ describe("log-workflow-step", () => {
   it("records one step at a time while the run goes; a step already recorded is reported, not duplicated", async () => {
     const { chatId } = await userWithChat();
     const run = { id: uid("run"), chat_id: chatId, started_at: t(0) };
-    const first = await invoke<Logged>(service, "log-workflow-step", { run, steps: [step(1, 0, 1)] });
+    const first = await invoke(service, "log-workflow-step", { run, steps: [step(1, 0, 1)] });
     expect(first).toMatchObject({ status: 201, body: { run: { status: "running", total_duration_ms: null } } });
-    const again = await invoke<Logged>(service, "log-workflow-step", { run, steps: [step(1, 0, 1), step(2, 1, 2)] });
+    const again = await invoke(service, "log-workflow-step", { run, steps: [step(1, 0, 1), step(2, 1, 2)] });
     expect(again.status).toBe(200);
     expect(again.body.steps).toEqual([{ step_number: 1, recorded: false }, { step_number: 2, recorded: true }]);
     const [{ n }] = await sql`select count(*)::int as n from workflow_run_steps where workflow_run_id = ${run.id}`;
@@ -58,7 +54,7 @@ describe("log-workflow-step", () => {
     const { chatId } = await userWithChat();
     const run = { id: uid("run"), chat_id: chatId, started_at: t(0) };
     await invoke(service, "log-workflow-step", { run, finish: { status: "aborted", finished_at: t(5) } });
-    const same = await invoke<Logged>(service, "log-workflow-step", {
+    const same = await invoke(service, "log-workflow-step", {
       run,
       finish: { status: "aborted", finished_at: t(5) },
     });
@@ -68,7 +64,7 @@ describe("log-workflow-step", () => {
       finish: { status: "completed", finished_at: t(6) },
     });
     expect(different.status).toBe(409);
-    const stepAfter = await invoke<Logged>(service, "log-workflow-step", { run, steps: [step(1, 0, 1)] });
+    const stepAfter = await invoke(service, "log-workflow-step", { run, steps: [step(1, 0, 1)] });
     expect(stepAfter.body.run.status).toBe("aborted");
     const [row] =
       await sql`select status, total_duration_ms::int as total_duration_ms from workflow_runs where id = ${run.id}`;

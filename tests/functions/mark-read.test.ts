@@ -3,13 +3,12 @@ import { describe, expect, it } from "vitest";
 import { invoke, newUser, service, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
 
 const sql = useFunctionsDatabase();
-type Marker = { chat_id: string; account_id: string; last_read_at: string };
 
 describe("mark-read", () => {
   it("creates the caller's marker at now by default", async () => {
     const user = await userWithChat();
     const before = Date.now();
-    const { status, body } = await invoke<Marker>(user.client, "mark-read", { chat_id: user.chatId });
+    const { status, body } = await invoke(user.client, "mark-read", { chat_id: user.chatId });
     expect(status).toBe(200);
     expect(body).toMatchObject({ chat_id: user.chatId, account_id: user.accountId });
     expect(Date.parse(body.last_read_at)).toBeGreaterThanOrEqual(before - 1000);
@@ -20,13 +19,13 @@ describe("mark-read", () => {
   it("only moves forward: an older read_at is a no-op that returns the stored marker", async () => {
     const user = await userWithChat();
     await invoke(user.client, "mark-read", { chat_id: user.chatId, read_at: "2026-01-02T00:00:00Z" });
-    const older = await invoke<Marker>(user.client, "mark-read", {
+    const older = await invoke(user.client, "mark-read", {
       chat_id: user.chatId,
       read_at: "2026-01-01T00:00:00Z",
     });
     expect(older.status).toBe(200);
     expect(Date.parse(older.body.last_read_at)).toBe(Date.parse("2026-01-02T00:00:00Z"));
-    const newer = await invoke<Marker>(user.client, "mark-read", {
+    const newer = await invoke(user.client, "mark-read", {
       chat_id: user.chatId,
       read_at: "2026-01-03T00:00:00Z",
     });
@@ -35,7 +34,7 @@ describe("mark-read", () => {
 
   it("never sets a marker in the future", async () => {
     const user = await userWithChat();
-    const { body } = await invoke<Marker>(user.client, "mark-read", {
+    const { body } = await invoke(user.client, "mark-read", {
       chat_id: user.chatId,
       read_at: "2999-01-01T00:00:00Z",
     });
@@ -64,7 +63,7 @@ describe("mark-read", () => {
 
   it("the service role marks for the account it names, which must own the chat", async () => {
     const owner = await userWithChat();
-    const { status, body } = await invoke<Marker>(service, "mark-read", {
+    const { status, body } = await invoke(service, "mark-read", {
       chat_id: owner.chatId,
       account_id: owner.accountId,
     });

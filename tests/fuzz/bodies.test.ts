@@ -1,32 +1,37 @@
 // Property-based fuzzing of every function's body: whatever arrives, the answer is a JSON 2xx or 4xx
-// in the documented shape (never a 5xx, never a hang), and a refused request changes nothing.
-// corpus.json keeps inputs that once broke an invariant (or were feared to), replayed on every run.
+// in the documented shape (never a 5xx, never a hang), a refused request changes nothing, and an
+// accepted one stored exactly what was sent. corpus.json keeps inputs that once broke an invariant
+// (or were feared to), replayed on every run.
+//
+// Why the dollar-quoting bug (a value ending in `$_` closed its own quote: 500) got through: the
+// fuzzer only ever changed one field of a fixed valid body, to a random string or a wrong type, and
+// a random string almost never ends in `$_`. So every string field of every function is now also
+// filled with strings built from what quoting trips over (tests/support/hostile.ts).
 import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { soak } from "../support/soak.ts";
-import { post, serviceRoleKey, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
+import {
+  post,
+  serviceRoleKey,
+  uid,
+  useFunctionsDatabase,
+  type UserWithChat,
+  userWithChat,
+} from "../support/functions.ts";
+import { hostileString, hostileValue } from "../support/hostile.ts";
+import { everythingOf } from "../support/snapshot.ts";
 
 const sql = useFunctionsDatabase();
 const functions = ["create-chat", "append-message", "mark-read", "log-workflow-step"] as const;
 type Fn = typeof functions[number];
-let user: Awaited<ReturnType<typeof userWithChat>>;
+let user: UserWithChat;
 
 beforeAll(async () => {
   user = await userWithChat();
 });
 
-/** Everything the fuzzed user owns, as one comparable value. */
-async function snapshot() {
-  const [row] = await sql`
-    select (select count(*) from sessions where account_id = ${user.accountId})::int as sessions,
-           (select json_agg(c order by c.id) from chats c join sessions s on s.id = c.session_id
-             where s.account_id = ${user.accountId})::text as chats,
-           (select count(*) from chat_messages where chat_id = ${user.chatId})::int as messages,
-           (select count(*) from chat_reads where chat_id = ${user.chatId})::int as reads,
-           (select count(*) from workflow_runs where chat_id = ${user.chatId})::int as runs`;
-  return row;
-}
+const snapshot = () => everythingOf(sql, user.accountId);
 
 async function send(fn: Fn, body: string, contentType = "application/json") {
   const token = fn === "log-workflow-step" ? serviceRoleKey : user.token;
@@ -61,15 +66,19 @@ async function refusedWithoutEffect(fn: Fn, body: string, contentType?: string) 
 const deep = (levels: number) => "[".repeat(levels) + "]".repeat(levels);
 
 describe("the regression corpus", () => {
-  const corpus: { fn: Fn; why: string; body: string }[] = JSON.parse(
+  // `status`: the answer expected (default: any 4xx). In `body`, $CHAT and $SESSION stand for the
+  // fuzzed user's chat and session, $ID for an id prefix unique to this run, $DEEP for deep nesting.
+  const corpus: { fn: Fn; why: string; body: string; status?: number }[] = JSON.parse(
     readFileSync(new URL("./corpus.json", import.meta.url), "utf8"),
   );
-  it.each(corpus)("$fn: $why", async ({ fn, body }) => {
+  it.each(corpus)("$fn: $why", async ({ fn, body, status }) => {
     const response = await refusedWithoutEffect(
       fn,
-      body.replaceAll("$CHAT", user.chatId).replace("$DEEP", deep(5000)),
+      body.replaceAll("$CHAT", user.chatId).replaceAll("$SESSION", user.sessionId).replaceAll("$ID", uid("corpus"))
+        .replace("$DEEP", deep(5000)),
     );
-    expect(response.status).toBeGreaterThanOrEqual(400);
+    if (status) expect(response.status, response.text).toBe(status);
+    else expect(response.status).toBeGreaterThanOrEqual(400);
   });
 });
 
@@ -87,18 +96,105 @@ const valid = (): Record<Fn, Record<string, unknown>> => ({
   },
 });
 
-const nasty = fc.oneof(
-  fc.string({ unit: "grapheme" }),
-  fc.string({ unit: "binary" }),
-  fc.constantFrom("\u0000", "\ud800", "\udfff", "\u202e\u200f", "x".repeat(300), "", " ", "null", "1e400"),
-  fc.integer(),
-  fc.double(),
-  fc.constantFrom(2 ** 31, -(2 ** 31) - 1, 2 ** 53 + 1, -0, 1e308),
-  fc.boolean(),
-  fc.constant(null),
-  fc.array(fc.jsonValue(), { maxLength: 5 }),
-  fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 4 }),
-);
+// Every string field of every function filled with hostile strings. Ids get a prefix unique to the
+// run, so each body is new; references name the user's own chat or session, or a hostile id.
+const text = (maxLength = 200) => hostileString({ maxLength });
+const nonEmpty = (maxLength = 200) => hostileString({ minLength: 1, maxLength });
+const freshId = nonEmpty().map((tail) => `${uid("h")}-${tail}`);
+const reference = (own: () => string) =>
+  fc.oneof(fc.constant(null).map(() => ({ own: true, id: own() })), nonEmpty().map((id) => ({ own: false, id })));
+const at = "2026-01-01T00:00:00Z", later = "2026-01-01T00:00:01Z";
+
+/** A body, and what must come back: the status, and for a 2xx the values sent, as stored. */
+interface HostileCase {
+  fn: Fn;
+  body: Record<string, unknown>;
+  status: number;
+  echo?: Record<string, unknown>;
+}
+
+const hostileCases: Record<string, fc.Arbitrary<HostileCase>> = {
+  "create-chat with a new session": fc.record({
+    session: fc.record({
+      id: freshId,
+      title: nonEmpty(500),
+      repo_owner: text(255),
+      repo_name: text(255),
+      branch: text(255),
+      clone_url: text(2048),
+      global_skill_refs: fc.array(text(), { maxLength: 3 }),
+      sandbox_state: fc.dictionary(text(40), text(), { maxKeys: 3 }),
+    }, { requiredKeys: ["id", "title"] }),
+    chat: fc.record({ id: freshId, title: nonEmpty(500), model_id: text(255) }, { requiredKeys: ["id"] }),
+  }).map((body) => ({ fn: "create-chat", body, status: 201, echo: { ...body, created: true } })),
+
+  "create-chat in a session": fc.record({
+    session: reference(() => user.sessionId),
+    id: freshId,
+    title: nonEmpty(500),
+    model_id: text(255),
+  }).map(({ session, ...chat }) => ({
+    fn: "create-chat",
+    body: { session_id: session.id, ...chat },
+    status: session.own ? 201 : 404,
+    echo: { chat: { ...chat, session_id: session.id }, created: true },
+  })),
+
+  "append-message": fc.record({
+    chat: reference(() => user.chatId),
+    message: fc.record({
+      id: freshId,
+      role: fc.constantFrom("user", "assistant"),
+      parts: fc.array(fc.record({ type: nonEmpty(255), text: text() }), { minLength: 1, maxLength: 3 }),
+      metadata: fc.dictionary(text(40), text(), { maxKeys: 3 }),
+    }),
+  }).map(({ chat, message }) => ({
+    fn: "append-message",
+    body: { chat_id: chat.id, message },
+    status: chat.own ? 201 : 404,
+    echo: { message: { id: message.id, chat_id: chat.id, role: message.role, parts: message }, created: true },
+  })),
+
+  "mark-read": reference(() => user.chatId).map((chat) => ({
+    fn: "mark-read",
+    body: { chat_id: chat.id },
+    status: chat.own ? 200 : 404,
+    echo: { chat_id: chat.id, account_id: user.accountId },
+  })),
+
+  "log-workflow-step": fc.record({
+    chat: reference(() => user.chatId),
+    id: freshId,
+    model_id: text(255),
+    finish_reason: text(255),
+    raw_finish_reason: text(1000),
+  }).map(({ chat, id, model_id, finish_reason, raw_finish_reason }) => ({
+    fn: "log-workflow-step",
+    body: {
+      run: { id, chat_id: chat.id, model_id, started_at: at },
+      steps: [{ step_number: 1, started_at: at, finished_at: later, finish_reason, raw_finish_reason }],
+    },
+    status: chat.own ? 201 : 404,
+    echo: { run: { id, chat_id: chat.id, model_id }, steps: [{ step_number: 1, recorded: true }], created: true },
+  })),
+};
+
+describe("hostile strings in every string field", () => {
+  it.each(Object.keys(hostileCases))(
+    "%s: stored exactly when accepted, refused without effect otherwise",
+    async (name) => {
+      await fc.assert(
+        fc.asyncProperty(hostileCases[name], async ({ fn, body, status, echo }) => {
+          const sent = JSON.stringify(body);
+          const response = await refusedWithoutEffect(fn, sent);
+          expect(response.status, `${response.text.slice(0, 300)} for ${sent.slice(0, 300)}`).toBe(status);
+          if (status < 300) expect(response.body).toMatchObject(echo!);
+        }),
+        { numRuns: 40 * soak },
+      );
+    },
+  );
+});
 
 /** A path into a JSON value: the places a mutation can hit. */
 function paths(value: unknown, prefix: (string | number)[] = []): (string | number)[][] {
@@ -144,7 +240,7 @@ describe.each(functions)("%s", (fn) => {
       fc.asyncProperty(
         fc.nat(),
         fc.constantFrom("set" as const, "delete" as const, "add" as const),
-        nasty,
+        hostileValue,
         async (pick, action, value) => {
           const body = bodies[fn];
           const targets = paths(body);

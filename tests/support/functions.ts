@@ -2,10 +2,17 @@
 // role's token, plus raw HTTP for what supabase-js would never send.
 import { createClient, FunctionsHttpError } from "@supabase/supabase-js";
 import { randomUUID } from "node:crypto";
+import type { z } from "zod";
 import WebSocket from "ws";
 import { afterAll, inject } from "vitest";
 import { apiKeys, signJwt, userJwt } from "../../scripts/local-stack/config.ts";
 import { connect } from "../../scripts/local-stack/database.ts";
+import {
+  appendMessageResponse,
+  createChatResponse,
+  logWorkflowStepResponse,
+  markReadResponse,
+} from "../../functions/_shared/schemas.ts";
 import { id as uid } from "./factories.ts";
 
 export { uid };
@@ -21,8 +28,14 @@ export function useFunctionsDatabase() {
   return sql;
 }
 
-export function clientWith(token: string) {
-  return createClient(apiUrl, anonKey, {
+/** A row as the functions return it (to_jsonb), to compare an answer with what was stored. */
+export async function storedRow(sql: ReturnType<typeof connect>, table: string, id: string) {
+  const [row] = await sql`select to_jsonb(t) as row from ${sql(table)} t where id = ${id}`;
+  return row?.row;
+}
+
+export function clientWith(token: string, url = apiUrl) {
+  return createClient(url, anonKey, {
     global: { headers: { Authorization: `Bearer ${token}` } },
     // Node 20 has no built-in WebSocket for supabase-js's realtime client (unused here, but built).
     realtime: { transport: WebSocket as never },
@@ -44,19 +57,32 @@ export interface Outcome<T = Record<string, unknown>> {
   body: T;
 }
 
-/** Calls a function through supabase-js and returns the status and parsed body, success or not. */
-export async function invoke<T = Record<string, unknown>>(
+/** Each function's response schema: invoke() parses every 2xx answer with it. */
+const responses = {
+  "create-chat": createChatResponse,
+  "append-message": appendMessageResponse,
+  "mark-read": markReadResponse,
+  "log-workflow-step": logWorkflowStepResponse,
+};
+export type FunctionName = keyof typeof responses;
+
+/**
+ * Calls a function through supabase-js and returns the status and parsed body, success or not. A
+ * success must match the function's response schema (functions/_shared/schemas.ts), so a response
+ * that drifts from what clients are told to expect fails the test that received it.
+ */
+export async function invoke<F extends FunctionName>(
   client: ReturnType<typeof clientWith>,
-  name: string,
+  name: F,
   body: unknown,
-): Promise<Outcome<T>> {
+): Promise<Outcome<z.infer<(typeof responses)[F]>>> {
   const { data, error, response } = await client.functions.invoke(name, { body: body as Record<string, unknown> });
   if (error instanceof FunctionsHttpError) {
     const res = error.context as Response;
     return { status: res.status, body: await res.json() };
   }
   if (error) throw error;
-  return { status: response!.status, body: data as T };
+  return { status: response!.status, body: responses[name].parse(data) as z.infer<(typeof responses)[F]> };
 }
 
 /** Raw HTTP, for malformed requests. */
@@ -75,13 +101,7 @@ export async function post(name: string, init: RequestInit & { token?: string } 
   return { status: response.status, headers: response.headers, text, body };
 }
 
-export function userMessage(id: string, text: string) {
-  return { id, role: "user" as const, parts: [{ type: "text", text }] };
-}
-
-export function assistantMessage(id: string, text: string) {
-  return { id, role: "assistant" as const, parts: [{ type: "text", text }], metadata: { model: "test-model" } };
-}
+export type UserWithChat = Awaited<ReturnType<typeof userWithChat>>;
 
 /** A user with a session and a chat, created through create-chat. */
 export async function userWithChat() {
