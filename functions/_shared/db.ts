@@ -17,6 +17,8 @@ type Functions = Database["public"]["Functions"];
 export interface Result {
   /** The result's `created` flag, when it has one. */
   created: boolean | null;
+  /** The result's `queued` flag: a user message that waits for the agent's turn to end. */
+  queued: boolean | null;
   /** The function's jsonb result as JSON text, ready to be the response body. */
   json: string;
 }
@@ -57,8 +59,13 @@ export function fromDatabaseError(error: unknown): unknown {
   const { code = "", message = "" } = error as { code?: string; message?: string };
 
   // PostgREST's convention, used by our SQL functions: SQLSTATE PTxxx means HTTP status xxx.
+  // The error's DETAIL, when it is a snake_case word, is its machine-readable code (cursor_ahead, ...).
   const explicit = /^PT([45]\d\d)$/.exec(code);
-  if (explicit) return new HttpError(Number(explicit[1]), statusCodes[explicit[1]] ?? "error", message);
+  if (explicit) {
+    const { detail = "" } = error as { detail?: string };
+    const named = /^[a-z][a-z_]*$/.test(detail) ? detail : undefined;
+    return new HttpError(Number(explicit[1]), named ?? statusCodes[explicit[1]] ?? "error", message);
+  }
 
   // The caller's role or a policy refused the write: to the caller, the row is not theirs to see.
   if (code === "42501") return new HttpError(404, "not_found", "no such row, or not yours");
@@ -92,4 +99,5 @@ const statusCodes: Record<string, string> = {
   "403": "forbidden",
   "404": "not_found",
   "409": "conflict",
+  "429": "too_many_requests",
 };

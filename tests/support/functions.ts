@@ -9,9 +9,12 @@ import { apiKeys, signJwt, userJwt } from "../../scripts/local-stack/config.ts";
 import { connect } from "../../scripts/local-stack/database.ts";
 import {
   appendMessageResponse,
+  claimChatsResponse,
   createChatResponse,
+  heartbeatResponse,
   logWorkflowStepResponse,
   markReadResponse,
+  stopChatResponse,
 } from "../../functions/_shared/schemas.ts";
 import { id as uid } from "./factories.ts";
 
@@ -63,6 +66,9 @@ const responses = {
   "append-message": appendMessageResponse,
   "mark-read": markReadResponse,
   "log-workflow-step": logWorkflowStepResponse,
+  "claim-chats": claimChatsResponse,
+  heartbeat: heartbeatResponse,
+  "stop-chat": stopChatResponse,
 };
 export type FunctionName = keyof typeof responses;
 
