@@ -21,7 +21,8 @@ interface ScaleRow {
 }
 export interface Results {
   date: string;
-  machine: { cpus: number; cpu?: string; memoryGiB: number };
+  /** load: the 1-minute load average sampled every 10 s during the run. */
+  machine: { cpus: number; cpu?: string; memoryGiB: number; load: { median: number; max: number } };
   settings: { seconds: number; rounds: number; sizes: number[]; levels: number[]; quick: boolean };
   append: AppendRow[];
   /** The same runs with synchronous_commit = off on both sides (empty against an external stack). */
@@ -183,7 +184,11 @@ export async function writeReport(dir: string, r: Results): Promise<void> {
     `Measured by \`npm run bench\` on ${r.date.slice(0, 10)}: ${r.machine.cpus} cores (${r.machine.cpu ?? "?"}), ` +
     `${r.machine.memoryGiB} GiB; client (wrk, pgbench), Deno and PostgreSQL 15 on the same host. Each configuration ran ` +
     `${r.settings.rounds} time(s) for ${r.settings.seconds} s, interleaved; figures are medians. Absolute numbers on a ` +
-    "shared machine are noise; the ratios, measured in the same run, are the signal.",
+    "shared machine are noise; the ratios, measured in the same run, are the signal. Load average during the run " +
+    `(1 minute, sampled every 10 s): median ${r.machine.load.median.toFixed(1)}, max ${
+      r.machine.load.max.toFixed(1)
+    } ` +
+    `on ${r.machine.cpus} cores (a load far above the number of cores means other work competed for them).`,
     "",
     "## append-message: the API against the raw-SQL limit",
     "",

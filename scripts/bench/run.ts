@@ -45,6 +45,9 @@ async function setCommitMode(sql: Sql, mode: CommitMode) {
 }
 
 ensureTools();
+// Other work on the machine distorts every figure: sample the load while measuring, and report it.
+const loadSamples: number[] = [];
+const loadSampler = setInterval(() => loadSamples.push(os.loadavg()[0]), 10_000);
 const stack = external ? undefined : await throwawayStack();
 const bench: Bench = {
   sql: stack?.sql ?? connect(process.env.BENCH_DATABASE_URL!, { max: 4 }),
@@ -209,7 +212,12 @@ try {
 
   const results = {
     date: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
+    machine: {
+      cpus: os.cpus().length,
+      cpu: os.cpus()[0]?.model,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      load: { median: median(loadSamples), max: Math.max(...loadSamples) },
+    },
     settings: { seconds, rounds, sizes, levels, quick },
     append,
     appendCpuBound,
@@ -230,6 +238,7 @@ try {
     }
   }
 } finally {
+  clearInterval(loadSampler);
   bar.stop();
   if (external) await bench.sql.end();
   else if (!stopped) await stack?.stop();
