@@ -64,10 +64,13 @@ const isLocal = /^(127\.0\.0\.1|localhost|kong|host\.docker\.internal)$/.test(
 /** The Supabase CLI's default local secret: only ever trusted when the project URL is local. */
 const localDefaultSecret = "super-secret-jwt-token-with-at-least-32-characters-long";
 
-const databaseUrl = url("SUPABASE_DB_URL", "postgresql://postgres:postgres@127.0.0.1:54322/postgres", [
-  "postgres:",
-  "postgresql:",
-])!;
+// EDGE_FUNCTIONS_DB_URL logs in as the functions' own NOINHERIT role on hosted Supabase (SECURITY.md);
+// SUPABASE_DB_URL, which the platform sets, is the fallback.
+const databaseUrl = url(
+  read("EDGE_FUNCTIONS_DB_URL") ? "EDGE_FUNCTIONS_DB_URL" : "SUPABASE_DB_URL",
+  "postgresql://postgres:postgres@127.0.0.1:54322/postgres",
+  ["postgres:", "postgresql:"],
+)!;
 
 export const config = Object.freeze({
   /** The database the pool connects to (Supabase provides it to every function). */
