@@ -449,6 +449,21 @@ describe("budgets", () => {
     expect((await sql`select status from chats where id = ${user.chatId}`)[0].status).toBe("pending");
   });
 
+  it("claim-chats leaves an over-budget account's pending chat to error budget_exceeded instead of a worker", async () => {
+    const user = await userWithChat();
+    const sent = await invoke(user.client, "append-message", {
+      chat_id: user.chatId,
+      message: uiMessage(uid("m"), "user", "go"),
+    });
+    expect(sent.status).toBe(201);
+    await invoke(service, "set-budget", { account_id: user.accountId, limit_total_tokens: 10 });
+    await spend(user.chatId, 0); // ten tokens: at the limit
+    const claimed = await invoke(service, "claim-chats", { runner_id: "w-budget", chat_ids: [user.chatId] });
+    expect(claimed).toMatchObject({ status: 200, body: { claims: [] } });
+    const [chat] = await sql`select status, last_error, active_stream_id from chats where id = ${user.chatId}`;
+    expect(chat).toEqual({ status: "error", last_error: "budget_exceeded", active_stream_id: null });
+  });
+
   it("another account's budget is not the caller's: a user without a budget is never refused", async () => {
     const spender = await userWithChat(), other = await newUser();
     await invoke(service, "set-budget", { account_id: spender.accountId, limit_cost_micros: 0 });
