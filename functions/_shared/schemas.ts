@@ -294,7 +294,7 @@ export type LogWorkflowStepResponse = z.infer<typeof logWorkflowStepResponse>;
 // ---------------------------------------------------------------------------------------------
 
 /** A usage total: the measures of private.usage_totals in SQL. */
-export const usageTotals = z.object({
+export const usageTotals = z.strictObject({
   input_tokens: z.number().int(),
   cache_read_tokens: z.number().int(),
   cache_write_tokens: z.number().int(),
@@ -311,7 +311,7 @@ export const usageTotals = z.object({
 export type UsageTotals = z.infer<typeof usageTotals>;
 
 /** An account's budget and its use this period (private.budget_status in SQL). */
-export const budgetStatus = z.object({
+export const budgetStatus = z.strictObject({
   period: z.literal("month"),
   period_start: z.string(),
   limit_cost_micros: z.number().int().nullable(),
@@ -332,7 +332,7 @@ export const setBudgetRequest = z.strictObject({
 });
 export type SetBudgetRequest = z.infer<typeof setBudgetRequest>;
 
-export const setBudgetResponse = z.object({ budget: budgetStatus });
+export const setBudgetResponse = z.strictObject({ budget: budgetStatus });
 export type SetBudgetResponse = z.infer<typeof setBudgetResponse>;
 
 /** A calendar date, as the usage query's from and to (UTC days). */
@@ -353,7 +353,7 @@ export const usageQuery = z.strictObject({
   path: ["from"],
 });
 
-export const usageResponse = z.object({
+export const usageResponse = z.strictObject({
   group_by: z.enum(["day", "model", "session", "chat"]),
   from: z.string().nullable(),
   to: z.string().nullable(),
