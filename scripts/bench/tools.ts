@@ -83,7 +83,7 @@ export function percentiles(samples: number[]): Percentiles {
 
 export async function wrk(
   url: string,
-  args: { operation: string; token: string; chatPrefix: string; shape: "a" | "b"; tag: string },
+  args: { operation: string; token: string; chatPrefix: string; shape: "a" | "b"; tag: string; script?: string },
   connections: number,
   seconds: number,
 ): Promise<LoadResult> {
@@ -95,7 +95,7 @@ export async function wrk(
     "--timeout",
     "10s",
     "-s",
-    path.join(import.meta.dirname, "load.lua"),
+    path.join(import.meta.dirname, args.script ?? "load.lua"),
     url,
     "--",
     args.operation,

@@ -90,6 +90,7 @@ describe("list_chats", () => {
       "status_changed_at",
       "title",
       "updated_at",
+      "usage",
     ]);
   });
 

@@ -43,7 +43,9 @@ describe("functions/", () => {
       "list-sessions",
       "log-workflow-step",
       "mark-read",
+      "set-budget",
       "stop-chat",
+      "usage",
     ]);
     for (const name of names) {
       expect(readFileSync(path.join(functionsDir, name, "index.ts"), "utf8"), name).toMatch(/Deno\.serve\(/);

@@ -16,6 +16,7 @@ import {
   type Sql,
 } from "../../scripts/local-stack/database.ts";
 import { asUser } from "../support/db.ts";
+import { totalsAndRecomputation, usageTables } from "../support/usage.ts";
 
 const fixturesDir = path.join(import.meta.dirname, "fixtures");
 const fixtureOf = (migration: Migration) => path.join(fixturesDir, `${migration.version}_${migration.name}.sql`);
@@ -68,8 +69,8 @@ describe("the migrations applied one by one, each followed by its fixture", () =
       chats: 11,
       messages: 24,
       reads: 7,
-      runs: 9,
-      steps: 8,
+      runs: 10,
+      steps: 11,
       queued: 2,
     });
   });
@@ -100,6 +101,22 @@ describe("the migrations applied one by one, each followed by its fixture", () =
       { id: "fx-chat-bob-1", title: "Upgrade to React 19 and fix the type errors", active_stream_id: null },
       { id: "fx-chat-erin-1", title: "terraform plan shows drift on the S3 buckets; fix it", active_stream_id: null },
     ]);
+  });
+
+  it("usage totals, backfilled by their migration and maintained since, equal a recomputation from the steps", async () => {
+    for (const table of usageTables) {
+      const { maintained, recomputed } = await totalsAndRecomputation(sql, table);
+      expect(maintained, table).toEqual(recomputed);
+    }
+    // Alice's logged turn: three steps (the retried step 1 counted once), one of them unpriced.
+    const [run] = await sql`
+      select cost_micros::int, total_tokens::int, steps::int, unpriced_steps::int, turns::int
+        from workflow_run_usage where workflow_run_id = 'fx-run-alice-usage'`;
+    expect(run).toEqual({ cost_micros: 16480, total_tokens: 29370, steps: 3, unpriced_steps: 1, turns: 1 });
+    // Carol's 30-day turn was logged before usage existed: backfilled as one unpriced step, one turn.
+    const [carol] = await sql`
+      select steps::int, unpriced_steps::int, turns::int from workflow_run_usage where workflow_run_id = 'fx-run-carol-month'`;
+    expect(carol).toEqual({ steps: 1, unpriced_steps: 1, turns: 1 });
   });
 
   it("an append to a fixture chat gets the chat's next seq, and users still see only their own rows", async () => {

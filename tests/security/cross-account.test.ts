@@ -1,10 +1,11 @@
 // The cross-account matrix: user B, through every operation, aims at user A's sessions, chats,
-// messages, read markers and workflow runs (by guessing ids, by naming A's account, by mixing A's
-// rows with B's). Every attempt is refused, and neither A's nor B's rows change.
+// messages, read markers, workflow runs, usage and budget (by guessing ids, by naming A's account, by
+// mixing A's rows with B's). Every attempt is refused, and neither A's nor B's rows change.
 import { beforeAll, expect, it } from "vitest";
 import {
   type FunctionName,
   invoke,
+  read,
   service,
   uid,
   useFunctionsDatabase,
@@ -29,8 +30,15 @@ beforeAll(async () => {
   await invoke(a.client, "mark-read", { chat_id: a.chatId, read_at: "2026-01-01T00:00:00Z" });
   await invoke(service, "log-workflow-step", {
     run: { id: aRun, chat_id: a.chatId, started_at: "2026-01-01T00:00:00Z" },
-    steps: [{ step_number: 1, started_at: "2026-01-01T00:00:00Z", finished_at: "2026-01-01T00:00:01Z" }],
+    steps: [{
+      step_number: 1,
+      started_at: "2026-01-01T00:00:00Z",
+      finished_at: "2026-01-01T00:00:01Z",
+      usage: { inputTokens: 100, outputTokens: 10 },
+      cost_micros: 42,
+    }],
   });
+  await invoke(service, "set-budget", { account_id: a.accountId, limit_cost_micros: 1_000_000 });
 });
 
 it("B can neither read, change nor attach to anything of A's", async () => {
@@ -73,6 +81,9 @@ it("B can neither read, change nor attach to anything of A's", async () => {
     ["log-workflow-step", "a run in B's chat", () => ({
       run: { id: uid("run"), chat_id: b.chatId, started_at: "2026-01-01T00:00:00Z" },
     }), [403]],
+    // set-budget
+    ["set-budget", "lifting A's budget", () => ({ account_id: a.accountId, limit_cost_micros: null }), [403]],
+    ["set-budget", "a budget of 0 for A", () => ({ account_id: a.accountId, limit_cost_micros: 0 }), [403]],
   ];
 
   const beforeA = await everythingOf(sql, a.accountId), beforeB = await everythingOf(sql, b.accountId);
@@ -84,4 +95,12 @@ it("B can neither read, change nor attach to anything of A's", async () => {
   }
   expect(await everythingOf(sql, a.accountId)).toEqual(beforeA);
   expect(await everythingOf(sql, b.accountId)).toEqual(beforeB);
+});
+
+it("B cannot read A's usage: naming A's account is 403, and B's own usage holds nothing of A's", async () => {
+  expect((await read(b.client, "usage", { account_id: a.accountId, from: "2026-01-01" })).status).toBe(403);
+  for (const group_by of ["day", "model", "session", "chat"]) {
+    const mine = await read(b.client, "usage", { group_by, from: "2026-01-01" });
+    expect(mine, group_by).toMatchObject({ status: 200, body: { rows: [], budget: null } });
+  }
 });

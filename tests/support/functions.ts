@@ -14,7 +14,9 @@ import {
   heartbeatResponse,
   logWorkflowStepResponse,
   markReadResponse,
+  setBudgetResponse,
   stopChatResponse,
+  usageResponse,
 } from "../../functions/_shared/schemas.ts";
 import { id as uid } from "./factories.ts";
 
@@ -69,6 +71,12 @@ const responses = {
   "claim-chats": claimChatsResponse,
   heartbeat: heartbeatResponse,
   "stop-chat": stopChatResponse,
+  "set-budget": setBudgetResponse,
+};
+
+/** The GET functions' response schemas: read() parses every 2xx answer with it. */
+const readResponses = {
+  usage: usageResponse,
 };
 export type FunctionName = keyof typeof responses;
 
@@ -89,6 +97,24 @@ export async function invoke<F extends FunctionName>(
   }
   if (error) throw error;
   return { status: response!.status, body: responses[name].parse(data) as z.infer<(typeof responses)[F]> };
+}
+
+/** Calls a GET function through supabase-js with query-string parameters, success or not. */
+export async function read<F extends keyof typeof readResponses>(
+  client: ReturnType<typeof clientWith>,
+  name: F,
+  query: Record<string, string | number> = {},
+): Promise<Outcome<z.infer<(typeof readResponses)[F]>>> {
+  const search = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)])).toString();
+  const { data, error, response } = await client.functions.invoke(search ? `${name}?${search}` : name, {
+    method: "GET",
+  });
+  if (error instanceof FunctionsHttpError) {
+    const res = error.context as Response;
+    return { status: res.status, body: await res.json() };
+  }
+  if (error) throw error;
+  return { status: response!.status, body: readResponses[name].parse(data) as z.infer<(typeof readResponses)[F]> };
 }
 
 /** Raw HTTP, for malformed requests. */

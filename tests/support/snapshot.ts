@@ -14,6 +14,9 @@ export async function everythingOf(sql: Sql, accountId: string) {
            (select json_agg(x order by chat_id) from chat_reads x where chat_id in (select id from c))::text as reads,
            (select json_agg(r order by id) from r)::text as runs,
            (select json_agg(t order by id) from workflow_run_steps t where workflow_run_id in (select id from r))::text
-             as steps`;
+             as steps,
+           (select json_agg(b) from account_budgets b where account_id = ${accountId})::text as budget,
+           (select json_agg(d order by day, provider, model_id, agent_type, stripe) from usage_daily d
+             where account_id = ${accountId})::text as usage`;
   return row;
 }
