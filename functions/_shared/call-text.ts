@@ -18,13 +18,26 @@ export interface CallText {
 export function callText({ role, claims, fn, args, statementTimeout, lockTimeout }: CallText): string {
   const named = Object.entries(args)
     .filter(([, value]) => value !== undefined)
-    .map(([name, value]) => `${name} => ${literal(value)}`);
+    .map(([name, value]) => `${name} => ${argument(value)}`);
   return `select set_config('role', '${role}', true), ` +
     `set_config('request.jwt.claims', ${literal(claims)}, true), ` +
     `set_config('statement_timeout', '${statementTimeout}', true), ` +
     `set_config('lock_timeout', '${lockTimeout}', true); ` +
     `select (result ->> 'created')::boolean as created, result::text as json ` +
     `from public.${fn}(${named.join(", ")}) as result`;
+}
+
+/**
+ * An argument: a non-empty array of strings is a PostgreSQL text[] (the functions' text[]
+ * parameters: pin_context's sources, claim_chats' and chat_revisions' chat_ids), each element its own
+ * literal; anything else is a literal that takes the parameter's type (objects and other arrays as
+ * JSON, for the jsonb parameters). An untyped JSON array would be a malformed array to a text[].
+ */
+function argument(value: unknown): string {
+  if (Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === "string")) {
+    return `array[${value.map(literal).join(", ")}]::text[]`;
+  }
+  return literal(value);
 }
 
 /**

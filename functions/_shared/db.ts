@@ -62,11 +62,15 @@ const unavailable = (message: string) =>
 /** Translates a PostgreSQL or driver error into the HTTP error the client should see. */
 export function fromDatabaseError(error: unknown): unknown {
   if (error instanceof HttpError) return error;
-  const { code = "", message = "" } = error as { code?: string; message?: string };
+  const { code = "", message = "", detail } = error as { code?: string; message?: string; detail?: string };
 
-  // PostgREST's convention, used by our SQL functions: SQLSTATE PTxxx means HTTP status xxx.
+  // PostgREST's convention, used by our SQL functions: SQLSTATE PTxxx means HTTP status xxx, and the
+  // error's detail, when it has one, is the machine-readable code (queue_full, resource_too_large).
   const explicit = /^PT([45]\d\d)$/.exec(code);
-  if (explicit) return new HttpError(Number(explicit[1]), statusCodes[explicit[1]] ?? "error", message);
+  if (explicit) {
+    const errorCode = detail && /^[a-z_]+$/.test(detail) ? detail : statusCodes[explicit[1]] ?? "error";
+    return new HttpError(Number(explicit[1]), errorCode, message);
+  }
 
   // The caller's role or a policy refused the write: to the caller, the row is not theirs to see.
   if (code === "42501") return new HttpError(404, "not_found", "no such row, or not yours");
@@ -96,4 +100,5 @@ const statusCodes: Record<string, string> = {
   "403": "forbidden",
   "404": "not_found",
   "409": "conflict",
+  "413": "payload_too_large",
 };

@@ -40,8 +40,11 @@ export function errorResponse(error: HttpError): Response {
 
 const maxBodyBytes = Number(Deno.env.get("MAX_BODY_BYTES") ?? 1024 * 1024);
 
-/** The request's JSON body, or an HttpError: 405, 415, 413 or 400. */
-export async function readJsonBody(request: Request): Promise<unknown> {
+/**
+ * The request's JSON body, or an HttpError: 405, 415, 413 or 400. `limit` is the function's own body
+ * limit when it differs from MAX_BODY_BYTES (push-context takes up to 16 MiB).
+ */
+export async function readJsonBody(request: Request, limit = maxBodyBytes): Promise<unknown> {
   if (request.method !== "POST") {
     throw new HttpError(405, "method_not_allowed", "use POST", undefined, { Allow: "POST, OPTIONS" });
   }
@@ -50,10 +53,10 @@ export async function readJsonBody(request: Request): Promise<unknown> {
     throw new HttpError(415, "unsupported_media_type", "send the body as application/json");
   }
   const declared = request.headers.get("content-length");
-  if (Number(declared) > maxBodyBytes) throw tooLarge();
+  if (Number(declared) > limit) throw tooLarge(limit);
   // With a declared length the server already holds the body to exactly that size; without one
   // (chunked), read it piece by piece and stop at the limit.
-  const bytes = declared !== null ? new Uint8Array(await request.arrayBuffer()) : await readLimited(request);
+  const bytes = declared !== null ? new Uint8Array(await request.arrayBuffer()) : await readLimited(request, limit);
   try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch {
@@ -61,19 +64,19 @@ export async function readJsonBody(request: Request): Promise<unknown> {
   }
 }
 
-async function readLimited(request: Request): Promise<Uint8Array> {
+async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of request.body ?? []) {
     size += chunk.byteLength;
-    if (size > maxBodyBytes) throw tooLarge();
+    if (size > limit) throw tooLarge(limit);
     chunks.push(chunk);
   }
   return concat(chunks, size);
 }
 
-function tooLarge() {
-  return new HttpError(413, "payload_too_large", `the body exceeds ${maxBodyBytes} bytes`);
+function tooLarge(limit: number) {
+  return new HttpError(413, "payload_too_large", `the body exceeds ${limit} bytes`);
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {

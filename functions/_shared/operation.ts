@@ -9,6 +9,8 @@ export interface Operation<Schema extends z.ZodType> {
   name: string;
   request: Schema;
   serviceRoleOnly?: boolean;
+  /** This function's body limit in bytes, when it is not MAX_BODY_BYTES (default 1 MiB). */
+  maxBodyBytes?: number;
   /** The one database call; returns the status and the response body as JSON text. */
   run(body: z.infer<Schema>, caller: Caller): Promise<{ status: number; json: string }>;
 }
@@ -28,7 +30,7 @@ export function operation<Schema extends z.ZodType>(op: Operation<Schema>) {
         }
         const caller = await authenticate(request);
         if (op.serviceRoleOnly) requireServiceRole(caller);
-        const body = validate(op.request, await readJsonBody(request));
+        const body = validate(op.request, await readJsonBody(request, op.maxBodyBytes));
         const result = await op.run(body, caller);
         response = jsonTextResponse(result.json, result.status);
       }

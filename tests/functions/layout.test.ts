@@ -31,8 +31,16 @@ const specifiers = (source: string) =>
   [...source.matchAll(/^\s*(?:import|export)\s[^;]*?from\s*["']([^"']+)["']/gm)].map((m) => m[1]);
 
 describe("functions/", () => {
-  it("has the four functions, each an index.ts that calls Deno.serve", () => {
-    expect(names.sort()).toEqual(["append-message", "create-chat", "log-workflow-step", "mark-read"]);
+  it("has the functions, each an index.ts that calls Deno.serve", () => {
+    expect(names.sort()).toEqual([
+      "append-message",
+      "archive-chat",
+      "create-chat",
+      "log-workflow-step",
+      "mark-read",
+      "pin-context",
+      "push-context",
+    ]);
     for (const name of names) {
       expect(readFileSync(path.join(functionsDir, name, "index.ts"), "utf8"), name).toMatch(/Deno\.serve\(/);
     }
