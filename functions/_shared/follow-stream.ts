@@ -20,6 +20,7 @@
 // chat event, and a message change always has a revision of its own, so a cut anywhere loses nothing.
 import type { Caller } from "./auth.ts";
 import { type Batch, type ChatChanges, type ChatFeed, readChanges } from "./chat-feed.ts";
+import { HttpError } from "./http.ts";
 
 const encoder = new TextEncoder();
 const pingMs = 15_000;
@@ -39,6 +40,16 @@ function onPing(ping: () => void): () => void {
       pingTimer = undefined;
     }
   };
+}
+
+/** The Last-Event-ID header (what EventSource sends when it reconnects), as a revision. */
+export function lastEventId(request: Request): number | undefined {
+  const header = request.headers.get("last-event-id");
+  if (header === null || header === "") return undefined;
+  if (!/^\d{1,15}$/.test(header)) {
+    throw new HttpError(400, "invalid_request", "Last-Event-ID must be a revision (a whole number) this stream sent");
+  }
+  return Number(header);
 }
 
 export interface FollowOptions {

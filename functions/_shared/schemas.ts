@@ -226,6 +226,11 @@ export const chatSummary = z.object({
   session_id: z.string(),
   title: z.string(),
   model_id: z.string().nullable(),
+  /** Run control: idle, pending, running, stopping or error (last_error says why). */
+  status: z.enum(["idle", "pending", "running", "stopping", "error"]),
+  last_error: z.string().nullable(),
+  status_changed_at: z.string(),
+  /** The workflow run holding the chat while it is running or stopping. */
   active_stream_id: z.string().nullable(),
   revision: z.number().int(),
   last_message_seq: z.number().int(),
@@ -348,3 +353,34 @@ export type ArchiveChatRequest = z.infer<typeof archiveChatRequest>;
 
 export const archiveChatResponse = z.object({ chat: chatSummary });
 export type ArchiveChatResponse = z.infer<typeof archiveChatResponse>;
+
+// ---------------------------------------------------------------------------------------------
+// Run control: claim-chats, heartbeat (service role), stop-chat
+// ---------------------------------------------------------------------------------------------
+
+const chatIds = z.array(id).min(1).max(100);
+
+export const claimChatsRequest = z.strictObject({
+  /** The worker's stable name: it heartbeats with it. */
+  runner_id: id,
+  /** How many chats to take at most (1..20, default 1). */
+  limit: z.int().min(1).max(20).optional(),
+  /** Only these chats, if pending (a worker woken for one chat claims that chat). */
+  chat_ids: chatIds.optional(),
+});
+export type ClaimChatsRequest = z.infer<typeof claimChatsRequest>;
+
+export const claimChatsResponse = z.object({
+  claims: z.array(z.object({ chat: chatSummary, run: z.custom<Row<"workflow_runs">>() })),
+});
+export type ClaimChatsResponse = z.infer<typeof claimChatsResponse>;
+
+export const heartbeatRequest = z.strictObject({ runner_id: id, chat_ids: chatIds });
+export type HeartbeatRequest = z.infer<typeof heartbeatRequest>;
+
+export const heartbeatResponse = z.object({ held: z.array(z.string()), stop: z.array(z.string()) });
+export type HeartbeatResponse = z.infer<typeof heartbeatResponse>;
+
+export const stopChatRequest = z.strictObject({ chat_id: id });
+export const stopChatResponse = z.object({ chat: chatSummary });
+export type StopChatResponse = z.infer<typeof stopChatResponse>;

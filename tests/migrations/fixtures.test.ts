@@ -60,8 +60,18 @@ describe("the migrations applied one by one, each followed by its fixture", () =
       select (select count(*) from accounts)::int as accounts, (select count(*) from sessions)::int as sessions,
              (select count(*) from chats)::int as chats, (select count(*) from chat_messages)::int as messages,
              (select count(*) from chat_reads)::int as reads, (select count(*) from workflow_runs)::int as runs,
-             (select count(*) from workflow_run_steps)::int as steps`;
-    expect(counts).toEqual({ accounts: 5, sessions: 6, chats: 11, messages: 19, reads: 6, runs: 6, steps: 8 });
+             (select count(*) from workflow_run_steps)::int as steps,
+             (select count(*) from chat_queued_messages)::int as queued`;
+    expect(counts).toEqual({
+      accounts: 5,
+      sessions: 6,
+      chats: 11,
+      messages: 24,
+      reads: 7,
+      runs: 9,
+      steps: 8,
+      queued: 2,
+    });
   });
 
   it("every chat's messages are numbered 1..n in order, and its counter is at n", async () => {
@@ -124,6 +134,44 @@ describe("the migrations applied one by one, each followed by its fixture", () =
       messages: (await tx`select count(*)::int as n from chat_messages`)[0].n,
       runs: (await tx`select count(*)::int as n from workflow_runs`)[0].n,
     }));
-    expect(seen).toEqual({ chats: ["fx-chat-dave-1", "fx-chat-dave-2"], messages: 3, runs: 0 });
+    expect(seen).toEqual({ chats: ["fx-chat-dave-1", "fx-chat-dave-2"], messages: 5, runs: 0 });
+  });
+
+  it("revisions: backfilled by seq, then one per message change, never behind a chat's messages", async () => {
+    const behind = await sql`
+      select c.id from chats c join chat_messages m on m.chat_id = c.id
+       group by c.id having max(m.revision) > min(c.revision) or count(distinct m.revision) <> count(*)`;
+    expect(behind).toEqual([]);
+    const [alice] = await sql`
+      select array_agg(m.revision::int order by m.seq) as revisions from chat_messages m
+       where m.chat_id = 'fx-chat-alice-1' and m.seq <= 4`;
+    expect(alice.revisions).toEqual([1, 2, 3, 4]);
+    const [dave] = await sql`select revision::int from chats where id = 'fx-chat-dave-2'`;
+    const daveMessages = await sql`
+      select id, revision::int from chat_messages where id like 'fx-msg-dave-2-rf_' order by id`;
+    // The reply's rewrite took a revision after the question's; the read marker took the last one.
+    expect(daveMessages[1].revision).toBeGreaterThan(daveMessages[0].revision);
+    expect(dave.revision).toBe(daveMessages[1].revision + 1);
+  });
+
+  it("run control: a stream active before it became a stale lease; every status is reachable and consistent", async () => {
+    const chats = await sql`
+      select id, status, runner_id, last_error, (select count(*)::int from chat_queued_messages q where q.chat_id = c.id) as queued
+        from chats c where id in ('fx-chat-erin-2', 'fx-chat-alice-3', 'fx-chat-bob-2', 'fx-chat-carol-2') order by id`;
+    expect(chats).toEqual([
+      { id: "fx-chat-alice-3", status: "stopping", runner_id: "fx-worker-1", last_error: null, queued: 2 },
+      { id: "fx-chat-bob-2", status: "pending", runner_id: null, last_error: null, queued: 0 },
+      { id: "fx-chat-carol-2", status: "error", runner_id: null, last_error: "turn failed", queued: 0 },
+      { id: "fx-chat-erin-2", status: "running", runner_id: "unknown", last_error: null, queued: 0 },
+    ]);
+    // The first claim recovers the stale lease: its run fails and the chat is pending again.
+    await sql.begin(async (tx) => {
+      await tx`select set_config('role', 'service_role', true)`;
+      await tx`select public.recover_stale_chats('0 seconds')`;
+    });
+    const [erin] = await sql`select status, last_error from chats where id = 'fx-chat-erin-2'`;
+    expect(erin).toEqual({ status: "pending", last_error: "lease expired" });
+    const [run] = await sql`select status from workflow_runs where id = 'fx-run-erin-streaming'`;
+    expect(run.status).toBe("failed");
   });
 });
