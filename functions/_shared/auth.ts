@@ -2,40 +2,29 @@
 // checked with the project's JWT secret; asymmetric tokens (ES256, RS256, EdDSA) with the project's
 // JWKS when one is configured. The verified claims are what the database sees as the request's
 // identity, so row level security, not this file, decides what the caller may touch.
-import { createLocalJWKSet, createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from "jose";
+import { createLocalJWKSet, createRemoteJWKSet, errors, type JSONWebKeySet, type JWTPayload, jwtVerify } from "jose";
+import { config } from "./config.ts";
 import { HttpError } from "./http.ts";
 
 export type Caller =
   | { role: "authenticated"; accountId: string; claims: JWTPayload }
   | { role: "service_role"; accountId: null; claims: JWTPayload };
 
-/** The Supabase CLI's default local secret: only ever trusted when the project URL is local. */
-const localDefaultSecret = "super-secret-jwt-token-with-at-least-32-characters-long";
-const projectUrl = Deno.env.get("SUPABASE_URL") ?? "";
-const isLocal = /^https?:\/\/(127\.0\.0\.1|localhost|kong|host\.docker\.internal)(:\d+)?(\/|$)/.test(projectUrl);
-const secretText = Deno.env.get("SUPABASE_JWT_SECRET") ?? Deno.env.get("JWT_SECRET") ??
-  (isLocal ? localDefaultSecret : undefined);
 // Imported once: jose would otherwise import the raw secret on every verification.
-const secret = secretText
+const secret = config.jwtSecret
   ? await crypto.subtle.importKey(
     "raw",
-    new TextEncoder().encode(secretText),
+    new TextEncoder().encode(config.jwtSecret),
     { name: "HMAC", hash: "SHA-256" },
     false,
-    [
-      "verify",
-    ],
+    ["verify"],
   )
   : undefined;
 
-// Supabase gives every function SUPABASE_JWKS inline, as {"keys": [...]} or a bare array.
-const jwksText = Deno.env.get("SUPABASE_JWKS");
-const jwksUrl = Deno.env.get("SUPABASE_JWKS_URL");
-const inlineKeys = jwksText ? JSON.parse(jwksText) : undefined;
-const jwks = inlineKeys
-  ? createLocalJWKSet(Array.isArray(inlineKeys) ? { keys: inlineKeys } : inlineKeys)
-  : jwksUrl
-  ? createRemoteJWKSet(new URL(jwksUrl))
+const jwks = config.jwks
+  ? createLocalJWKSet(config.jwks as JSONWebKeySet)
+  : config.jwksUrl
+  ? createRemoteJWKSet(new URL(config.jwksUrl))
   : undefined;
 
 const asymmetric = ["ES256", "RS256", "EdDSA"];

@@ -41,13 +41,18 @@ function argument(value: unknown): string {
 }
 
 /**
- * A SQL literal of unknown type (PostgreSQL takes the parameter's type), or null. Dollar-quoted with
- * a tag that does not occur in the value: injection-proof whatever the server's string settings.
+ * A SQL literal of unknown type (PostgreSQL takes the parameter's type), or null.
+ *
+ * An escape-string literal, E'...', with every backslash and every quote doubled: correct by
+ * construction, in one linear pass. PostgreSQL reads an E-string the same way whatever
+ * standard_conforming_strings says, and doubled quotes do not depend on backslash_quote. In UTF-8
+ * (the only encoding Supabase and this pool use) no byte of a multibyte character is ASCII, so no
+ * character can hide a quote or a backslash. NUL is the one character SQL text cannot carry; the
+ * request schemas refuse it, and it is refused here too rather than cut the query short.
  */
 export function literal(value: unknown): string {
   if (value === null) return "null";
   const text = typeof value === "object" ? JSON.stringify(value) : String(value);
-  let tag = "$_$";
-  for (let i = 0; text.includes(tag); i++) tag = `$_${i}$`;
-  return tag + text + tag;
+  if (text.includes("\0")) throw new RangeError("a SQL literal cannot contain a NUL character");
+  return "E'" + text.replace(/['\\]/g, "$&$&") + "'";
 }

@@ -4,21 +4,13 @@
 import type { Database } from "../../types/database.ts";
 import type { Caller } from "./auth.ts";
 import { callText } from "./call-text.ts";
+import { config } from "./config.ts";
 import { HttpError } from "./http.ts";
-import { connectTimeoutS, databaseIsDown, env, simpleQuery } from "./pool.ts";
+import { databaseIsDown, simpleQuery } from "./pool.ts";
 
-// A stuck lock or a runaway statement becomes a prompt error instead of a hung request.
-const timeout = (name: string, fallback: string) => {
-  const value = env(name, fallback);
-  if (!/^\d+(ms|s|min)?$/.test(value)) throw new Error(`${name} must look like 5s or 500ms, not ${value}`);
-  return value;
-};
-const statementTimeout = timeout("DB_STATEMENT_TIMEOUT", "5s");
-const lockTimeout = timeout("DB_LOCK_TIMEOUT", "2s");
-const milliseconds = (value: string) =>
-  parseInt(value) * ({ ms: 1, s: 1000, min: 60_000 }[value.replace(/^\d+/, "")] ?? 1);
+const { statementTimeout, lockTimeout } = config;
 /** Longer than any healthy call can take: connecting, then the longest statement allowed. */
-const watchdogMs = connectTimeoutS * 1000 + milliseconds(statementTimeout) + 1000;
+const watchdogMs = config.connectTimeoutS * 1000 + statementTimeout.ms + 1000;
 
 type Functions = Database["public"]["Functions"];
 
@@ -43,8 +35,8 @@ export async function rpc<F extends keyof Functions>(
     claims: caller.claims,
     fn,
     args: args as Record<string, unknown>,
-    statementTimeout,
-    lockTimeout,
+    statementTimeout: statementTimeout.text,
+    lockTimeout: lockTimeout.text,
   });
   try {
     const results = await simpleQuery(query, watchdogMs) as Result[][];
@@ -78,7 +70,11 @@ export function fromDatabaseError(error: unknown): unknown {
   if (code === "23505") return new HttpError(409, "conflict", "that id is already taken");
   // Values PostgreSQL refuses: bad text, numbers or dates out of range, CHECK violations.
   if (/^22/.test(code) || ["23502", "23514", "42804"].includes(code)) {
-    return new HttpError(400, "invalid_value", "a value was refused by the database", { sqlstate: code });
+    // PostgreSQL's message says which value and why ("integer out of range"); it quotes only what
+    // the caller sent.
+    return new HttpError(400, "invalid_value", `a value was refused by the database: ${message.slice(0, 200)}`, {
+      sqlstate: code,
+    });
   }
   if (code === "57014" || code === "55P03" || code === "40P01" || code === "40001") {
     return new HttpError(503, "busy", "the database was busy; retry", undefined, { "Retry-After": "1" });

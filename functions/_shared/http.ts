@@ -1,5 +1,7 @@
 // HTTP plumbing every function shares: the one error type, the JSON error shape, CORS, and reading
-// a JSON body defensively (method, content type, size, syntax).
+// a JSON body defensively (content type, size, time, syntax).
+import { config } from "./config.ts";
+import { withDeadline } from "./deadline.ts";
 
 /** The only error a function throws on purpose. Becomes `{ error: { code, message, details? } }`. */
 export class HttpError extends Error {
@@ -14,57 +16,115 @@ export class HttpError extends Error {
   }
 }
 
-/** The headers Supabase documents for browser clients of edge functions. */
-export const corsHeaders = {
+export type Method = "GET" | "POST";
+
+const cors = (method: Method) => ({
   "Access-Control-Allow-Origin": "*",
-  "Access-Control-Allow-Headers": "authorization, x-client-info, apikey, content-type, x-region, x-request-id",
-  "Access-Control-Allow-Methods": "POST, OPTIONS",
+  "Access-Control-Allow-Headers":
+    "authorization, x-client-info, apikey, content-type, x-region, x-request-id",
+  "Access-Control-Allow-Methods": `${method}, OPTIONS`,
   "Access-Control-Max-Age": "86400",
-};
+});
+const corsByMethod = { GET: cors("GET"), POST: cors("POST") };
+
+/** The headers Supabase documents for browser clients of edge functions, for a function called with `method`. */
+export const corsHeaders = (method: Method): Record<string, string> =>
+  corsByMethod[method];
 
 /** A response whose body is already JSON text. */
-export function jsonTextResponse(json: string, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(json, { status, headers: { ...corsHeaders, "Content-Type": "application/json", ...headers } });
+export function jsonTextResponse(
+  json: string,
+  status = 200,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(json, {
+    status,
+    headers: { "Content-Type": "application/json", ...headers },
+  });
 }
 
-export function jsonResponse(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return jsonTextResponse(JSON.stringify(body), status, headers);
-}
-
-export function errorResponse(error: HttpError): Response {
+export function errorResponse(
+  error: HttpError,
+  headers: Record<string, string> = {},
+): Response {
   const { code, message, details } = error;
-  return jsonResponse({ error: details === undefined ? { code, message } : { code, message, details } }, error.status, {
+  const body = {
+    error: details === undefined
+      ? { code, message }
+      : { code, message, details },
+  };
+  return jsonTextResponse(JSON.stringify(body), error.status, {
+    ...headers,
     ...error.headers,
   });
 }
 
-const maxBodyBytes = Number(Deno.env.get("MAX_BODY_BYTES") ?? 1024 * 1024);
+const { maxBodyBytes, bodyTimeoutMs } = config;
 
 /**
- * The request's JSON body, or an HttpError: 405, 415, 413 or 400. `limit` is the function's own body
- * limit when it differs from MAX_BODY_BYTES (push-context takes up to 16 MiB).
+ * The request's JSON body, or an HttpError: 415, 413, 408, 499 or 400. `limit` is the function's own
+ * body limit when it differs from MAX_BODY_BYTES (push-context takes up to 16 MiB).
  */
-export async function readJsonBody(request: Request, limit = maxBodyBytes): Promise<unknown> {
-  if (request.method !== "POST") {
-    throw new HttpError(405, "method_not_allowed", "use POST", undefined, { Allow: "POST, OPTIONS" });
-  }
-  const contentType = request.headers.get("content-type")?.split(";")[0].trim().toLowerCase();
+export async function readJsonBody(
+  request: Request,
+  limit = maxBodyBytes,
+): Promise<unknown> {
+  const contentType = request.headers.get("content-type")?.split(";")[0].trim()
+    .toLowerCase();
   if (contentType !== "application/json") {
-    throw new HttpError(415, "unsupported_media_type", "send the body as application/json");
+    throw new HttpError(
+      415,
+      "unsupported_media_type",
+      "send the body as application/json",
+    );
   }
   const declared = request.headers.get("content-length");
   if (Number(declared) > limit) throw tooLarge(limit);
   // With a declared length the server already holds the body to exactly that size; without one
   // (chunked), read it piece by piece and stop at the limit.
-  const bytes = declared !== null ? new Uint8Array(await request.arrayBuffer()) : await readLimited(request, limit);
+  const reading = declared !== null
+    ? request.arrayBuffer().then((body) => new Uint8Array(body))
+    : readLimited(request, limit);
+  const bytes = await withDeadline(
+    reading.catch(unreadable),
+    bodyTimeoutMs,
+    bodyTimeout,
+  );
   try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch {
-    throw new HttpError(400, "invalid_json", "the body is not valid UTF-8 JSON");
+    throw new HttpError(
+      400,
+      "invalid_json",
+      "the body is not valid UTF-8 JSON: send a JSON object",
+    );
   }
 }
 
-async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
+/** The body stopped arriving: the client closed the connection (nginx's 499; nobody is left to read it). */
+function unreadable(error: unknown): never {
+  if (error instanceof HttpError) throw error;
+  throw new HttpError(
+    499,
+    "client_disconnected",
+    "the client closed the connection before sending the whole body",
+  );
+}
+
+// Connection: close, because the server would otherwise keep reading a body nobody waits for.
+const bodyTimeout = () =>
+  new HttpError(
+    408,
+    "request_timeout",
+    `the body did not arrive within ${bodyTimeoutMs / 1000} s of the headers`,
+    undefined,
+    { Connection: "close" },
+  );
+
+async function readLimited(
+  request: Request,
+  limit: number,
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of request.body ?? []) {
@@ -76,7 +136,11 @@ async function readLimited(request: Request, limit: number): Promise<Uint8Array>
 }
 
 function tooLarge(limit: number) {
-  return new HttpError(413, "payload_too_large", `the body exceeds ${limit} bytes`);
+  return new HttpError(
+    413,
+    "payload_too_large",
+    `the body exceeds ${limit} bytes`,
+  );
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {

@@ -7,18 +7,19 @@
 // retrying through a restart may never recover. Instead, the first sign that the database is gone
 // (a connection error, or no answer in time) opens the breaker: the pool is ended (rejecting what
 // was stuck in it), requests fail fast, and a throwaway probe connection checks every 250 ms until
-// the database answers; only then is a fresh pool made.
+// the database answers; only then is a fresh pool made. "No answer in time" counts only time in
+// which this process was listening (deadline.ts): a stalled event loop is never taken for a dead
+// database.
 import postgres from "postgres";
+import { config } from "./config.ts";
+import { withDeadline } from "./deadline.ts";
 
-export const env = (name: string, fallback: string) => Deno.env.get(name) ?? fallback;
-const databaseUrl = env("SUPABASE_DB_URL", "postgresql://postgres:postgres@127.0.0.1:54322/postgres");
-const connectTimeoutS = Number(env("DB_CONNECT_TIMEOUT_S", "5"));
+const { databaseUrl, connectTimeoutS } = config;
 
 const createPool = () =>
   postgres(databaseUrl, {
     prepare: false,
-    // A few connections keep two cores busier than many: measured with npm run bench.
-    max: Number(env("DB_POOL_MAX", "8")),
+    max: config.poolMax,
     idle_timeout: 60,
     connect_timeout: connectTimeoutS,
     max_lifetime: 30 * 60,
@@ -35,18 +36,12 @@ export class DatabaseUnavailable extends Error {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DatabaseUnavailable(`no answer from the database in ${ms} ms`)), ms);
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
-}
+const noAnswer = (ms: number) => () => new DatabaseUnavailable(`no answer from the database in ${ms} ms`);
 
 async function answers(): Promise<boolean> {
   const probe = postgres(databaseUrl, { max: 1, prepare: false, connect_timeout: 2, onnotice: () => {} });
   try {
-    await withDeadline(probe`select 1`.execute(), 2000);
+    await withDeadline(probe`select 1`.execute(), 2000, noAnswer(2000));
     return true;
   } catch {
     return false;
@@ -72,7 +67,5 @@ export function databaseIsDown(): void {
  */
 export function simpleQuery(text: string, deadlineMs: number): Promise<unknown> {
   if (recovering) return Promise.reject(new DatabaseUnavailable("the database is recovering"));
-  return withDeadline(pool.unsafe(text).simple().execute() as Promise<unknown>, deadlineMs);
+  return withDeadline(pool.unsafe(text).simple().execute() as Promise<unknown>, deadlineMs, noAnswer(deadlineMs));
 }
-
-export { connectTimeoutS };

@@ -2,6 +2,7 @@
 // row shapes inside responses come from the generated types/database.ts, never from a copy here.
 import { z } from "zod";
 import type { Database, Json } from "../../types/database.ts";
+import { explain } from "./validation.ts";
 
 type Row<T extends keyof Database["public"]["Tables"]> = Database["public"]["Tables"][T]["Row"];
 
@@ -10,22 +11,33 @@ type Row<T extends keyof Database["public"]["Tables"]> = Database["public"]["Tab
 // ---------------------------------------------------------------------------------------------
 
 /** What PostgreSQL text and jsonb can store: no NUL character, no lone UTF-16 surrogate. */
-const storable = (s: string) => !s.includes("\u0000") && s.isWellFormed();
+const storable = (s: string) => !s.includes("\u0000") && wellFormed(s);
+// ES2024, which Deno and Node 20 have; the Node side's type check (tests import this file) targets ES2022.
+const wellFormed = (s: string) => (s as string & { isWellFormed(): boolean }).isWellFormed();
 const storableMessage = "must not contain NUL characters or lone surrogates";
 
 export const text = (max = 10_000) => z.string().max(max).refine(storable, storableMessage);
 export const id = text(255).min(1);
 export const uuid = z.uuid();
-/** An ISO 8601 time with an explicit offset, as JSON carries timestamps. */
-export const timestamp = z.iso.datetime({ offset: true });
+/** An ISO 8601 time with an explicit offset, as JSON carries timestamps; PostgreSQL has no year 0. */
+export const timestamp = z.iso.datetime({ offset: true }).refine(
+  (time) => !(Date.parse(time) < Date.parse("0001-01-01T00:00:00Z")), // not a time at all: the format says so
+  "must be a time in year 1 or later",
+);
+
+/** A whole number in a query string ("20"), where every value arrives as text. */
+export const queryInteger = (min: number, max: number) =>
+  z.string().regex(/^-?\d+$/, "must be a whole number, such as 20").transform(Number).pipe(z.int().min(min).max(max));
 
 const maxDepth = 64;
 
 /** First reason `value` cannot be stored as jsonb, with where it was found; undefined if it can. */
-function jsonProblem(value: unknown, path: (string | number)[] = [], depth = 0): string | undefined {
-  if (depth > maxDepth) return `${path.join(".")}: nested deeper than ${maxDepth} levels`;
-  if (typeof value === "string") return storable(value) ? undefined : `${path.join(".")}: ${storableMessage}`;
-  if (typeof value === "number") return Number.isFinite(value) ? undefined : `${path.join(".")}: number out of range`;
+function jsonProblem(value: unknown, path: (string | number)[] = [], depth = 0): Problem | undefined {
+  if (depth > maxDepth) return { path, message: `is nested deeper than ${maxDepth} levels` };
+  if (typeof value === "string") return storable(value) ? undefined : { path, message: storableMessage };
+  if (typeof value === "number") {
+    return Number.isFinite(value) ? undefined : { path, message: "is a number out of range" };
+  }
   if (value === null || typeof value === "boolean") return undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -36,18 +48,19 @@ function jsonProblem(value: unknown, path: (string | number)[] = [], depth = 0):
   }
   if (typeof value === "object") {
     for (const [key, item] of Object.entries(value)) {
-      if (!storable(key)) return `${[...path, key].join(".")}: key ${storableMessage}`;
+      if (!storable(key)) return { path, message: "has a key with NUL characters or lone surrogates" };
       const problem = jsonProblem(item, [...path, key], depth + 1);
       if (problem) return problem;
     }
     return undefined;
   }
-  return `${path.join(".")}: not a JSON value`;
+  return { path, message: "is not a JSON value" };
 }
+type Problem = { path: (string | number)[]; message: string };
 
 function refineJson(value: unknown, ctx: z.RefinementCtx) {
   const problem = jsonProblem(value);
-  if (problem) ctx.addIssue({ code: "custom", message: problem });
+  if (problem) ctx.addIssue({ code: "custom", ...problem });
 }
 
 /** Any JSON value PostgreSQL's jsonb accepts. */
@@ -85,12 +98,39 @@ export const createSessionWithChatRequest = z.strictObject({
   account_id: uuid.optional(),
 });
 
-export const createChatRequest = z.union([createSessionWithChatRequest, createChatInSessionRequest]);
-export type CreateChatRequest = z.infer<typeof createChatRequest>;
+export type CreateChatRequest =
+  | z.infer<typeof createSessionWithChatRequest>
+  | z.infer<typeof createChatInSessionRequest>;
 
-export const createChatResponse = z.object({
-  chat: z.custom<Row<"chats">>(),
-  session: z.custom<Row<"sessions">>().optional(),
+/** One of the two shapes, chosen by which of `session` and `session_id` the body has: exactly one. */
+export const createChatRequest = z.unknown().transform((body, ctx): CreateChatRequest => {
+  const fields = body !== null && typeof body === "object" && !Array.isArray(body) ? body : {};
+  const [newSession, existingSession] = ["session" in fields, "session_id" in fields];
+  if (newSession === existingSession) {
+    ctx.issues.push({
+      code: "custom",
+      input: body,
+      message: newSession
+        ? "has both session_id and session: send session_id for a chat in an existing session, or session for a " +
+          "new session with its first chat, not both"
+        : "needs session_id (a chat in an existing session you own) or session (a new session with its first chat)",
+    });
+    return z.NEVER;
+  }
+  const parsed = (newSession ? createSessionWithChatRequest : createChatInSessionRequest).safeParse(body, {
+    error: explain,
+  });
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) ctx.issues.push({ ...issue, code: "custom", input: body });
+  return z.NEVER;
+});
+
+const rowOf = <T extends keyof Database["public"]["Tables"]>(table: T) =>
+  z.custom<Row<T>>((value) => value !== null && typeof value === "object" && !Array.isArray(value), `a ${table} row`);
+
+export const createChatResponse = z.strictObject({
+  chat: rowOf("chats"),
+  session: rowOf("sessions").optional(),
   /** false when this was a retry of an earlier call (status 200 instead of 201). */
   created: z.boolean(),
 });
@@ -112,9 +152,9 @@ export const appendMessageRequest = z.strictObject({ chat_id: id, message: uiMes
 export type AppendMessageRequest = z.infer<typeof appendMessageRequest>;
 export type UIMessage = AppendMessageRequest["message"];
 
-export const appendMessageResponse = z.object({
+export const appendMessageResponse = z.strictObject({
   /** The stored row; `seq` is the message's place in the chat. */
-  message: z.custom<Row<"chat_messages">>(),
+  message: rowOf("chat_messages"),
   /** false for a retried user message (status 200) and for a rewritten assistant message. */
   created: z.boolean(),
 });
@@ -133,7 +173,7 @@ export const markReadRequest = z.strictObject({
 });
 export type MarkReadRequest = z.infer<typeof markReadRequest>;
 
-export const markReadResponse = z.object({
+export const markReadResponse = z.strictObject({
   chat_id: z.string(),
   account_id: z.string(),
   last_read_at: z.string(),
@@ -153,7 +193,7 @@ export const workflowStep = z.strictObject({
   finish_reason: text(255).optional(),
   raw_finish_reason: text(1000).optional(),
 }).refine((step) => notBefore(step.started_at, step.finished_at), {
-  message: "a step cannot finish before it started",
+  message: "must not be before the step's started_at",
   path: ["finished_at"],
 });
 
@@ -165,17 +205,17 @@ export const logWorkflowStepRequest = z.strictObject({
     finished_at: timestamp,
   }).optional(),
 }).refine((body) => !body.finish || notBefore(body.run.started_at, body.finish.finished_at), {
-  message: "a run cannot finish before it started",
+  message: "must not be before run.started_at",
   path: ["finish", "finished_at"],
 });
 export type LogWorkflowStepRequest = z.infer<typeof logWorkflowStepRequest>;
 
-export const logWorkflowStepResponse = z.object({
-  run: z.custom<Row<"workflow_runs">>(),
+export const logWorkflowStepResponse = z.strictObject({
+  run: rowOf("workflow_runs"),
   /** true when this call created the run (status 201). */
   created: z.boolean(),
   /** Each step of the request, and whether this call recorded it (false: it already was). */
-  steps: z.array(z.object({ step_number: z.number(), recorded: z.boolean() })),
+  steps: z.array(z.strictObject({ step_number: z.int(), recorded: z.boolean() })),
 });
 export type LogWorkflowStepResponse = z.infer<typeof logWorkflowStepResponse>;
 
@@ -293,7 +333,7 @@ export type ChatChanges = GetMessagesResponse;
 /** Where a resource comes from, as the sandbox names it: AGENTS.md, .agents/skills/x/SKILL.md, ... */
 const contextSource = text(1024).min(1);
 /** Source names, by what happened to them: new here, changed, gone. */
-const sourceChanges = z.object({
+const sourceChanges = z.strictObject({
   added: z.array(z.string()),
   updated: z.array(z.string()),
   removed: z.array(z.string()),
@@ -333,7 +373,7 @@ export const getContextQuery = z.strictObject({ chat_id: id });
 
 type PinnedRow = Row<"chat_context_resources">;
 
-export const getContextResponse = z.object({
+export const getContextResponse = z.strictObject({
   chat_id: z.string(),
   /** The chat's pins, by source, with their bodies: what the model sees in this chat. */
   resources: z.array(
@@ -351,7 +391,7 @@ export type GetContextResponse = z.infer<typeof getContextResponse>;
 export const archiveChatRequest = z.strictObject({ chat_id: id, archived: z.boolean() });
 export type ArchiveChatRequest = z.infer<typeof archiveChatRequest>;
 
-export const archiveChatResponse = z.object({ chat: chatSummary });
+export const archiveChatResponse = z.strictObject({ chat: chatSummary });
 export type ArchiveChatResponse = z.infer<typeof archiveChatResponse>;
 
 // ---------------------------------------------------------------------------------------------

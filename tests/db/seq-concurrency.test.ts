@@ -3,7 +3,13 @@
 // gap that a later commit fills.
 import { expect, it } from "vitest";
 import { useTestDatabase } from "../support/db.ts";
-import { id, makeAccount, makeChat, makeSession, uiMessage } from "../support/factories.ts";
+import {
+  id,
+  makeAccount,
+  makeChat,
+  makeSession,
+  uiMessage,
+} from "../support/factories.ts";
 
 const { sql } = await useTestDatabase();
 
@@ -34,7 +40,9 @@ it("16 writers x 13 inserts into one chat get seq 1..208, visible only as a gapl
       const messageId = id("m");
       await sql.begin(async (tx) => {
         await tx`insert into chat_messages (id, chat_id, role, parts)
-                 values (${messageId}, ${chat.id}, 'user', ${tx.json(uiMessage(messageId, "user"))})`;
+                 values (${messageId}, ${chat.id}, 'user', ${
+          tx.json(uiMessage(messageId, "user"))
+        })`;
         await tx`select pg_sleep(${Math.random() / 500})`;
       });
     }
@@ -43,11 +51,16 @@ it("16 writers x 13 inserts into one chat get seq 1..208, visible only as a gapl
   const pagedBySeq = await reader;
 
   const total = writers * perWriter;
-  const rows = await sql`select seq::int as seq from chat_messages where chat_id = ${chat.id} order by seq`;
-  expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+  const rows =
+    await sql`select seq::int as seq from chat_messages where chat_id = ${chat.id} order by seq`;
+  expect(rows.map((r) => r.seq)).toEqual(
+    Array.from({ length: total }, (_, i) => i + 1),
+  );
   // Every snapshot a reader took was a prefix 1..n: nothing committed out of seq order.
   expect(observed.filter(([n, max]) => n !== max)).toEqual([]);
   // Paging by "after seq" saw a strictly increasing run with no hole.
-  expect(pagedBySeq).toEqual(Array.from({ length: pagedBySeq.length }, (_, i) => i + 1));
+  expect(pagedBySeq).toEqual(
+    Array.from({ length: pagedBySeq.length }, (_, i) => i + 1),
+  );
   expect(observed.length).toBeGreaterThan(3);
 });

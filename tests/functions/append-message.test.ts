@@ -1,114 +1,168 @@
 // append-message through the real Deno server, called with supabase-js.
 import { describe, expect, it } from "vitest";
 import {
-  assistantMessage,
   invoke,
   newUser,
+  storedRow,
   uid,
   useFunctionsDatabase,
-  userMessage,
   userWithChat,
 } from "../support/functions.ts";
+import { uiMessage } from "../support/factories.ts";
 
 const sql = useFunctionsDatabase();
-
-type Appended = { message: { id: string; seq: number; parts: unknown; chat_id: string }; created: boolean };
 
 describe("user messages", () => {
   it("are stored whole, with their seq, and title a new chat from their text", async () => {
     const user = await userWithChat();
     const message = {
-      ...userMessage(uid("m"), "Please   refactor the parser\nso that it streams"),
+      ...uiMessage(
+        uid("m"),
+        "user",
+        "Please   refactor the parser\nso that it streams",
+      ),
       metadata: { a: 1 },
     };
-    const { status, body } = await invoke<Appended>(user.client, "append-message", { chat_id: user.chatId, message });
+    const { status, body } = await invoke(user.client, "append-message", {
+      chat_id: user.chatId,
+      message,
+    });
     expect(status).toBe(201);
-    expect(body).toMatchObject({ created: true, message: { id: message.id, seq: 1, parts: message } });
+    expect(body).toMatchObject({
+      created: true,
+      message: { id: message.id, seq: 1, parts: message },
+    });
     const [chat] = await sql`select title from chats where id = ${user.chatId}`;
     expect(chat.title).toBe("Please refactor the parser so that it streams");
-    const [row] = await sql`select parts from chat_messages where id = ${message.id}`;
+    const [row] =
+      await sql`select parts from chat_messages where id = ${message.id}`;
     expect(row.parts).toEqual(message);
+    expect(body.message).toEqual(
+      await storedRow(sql, "chat_messages", message.id),
+    );
   });
 
   it("are written once: a retry returns the stored row with created: false (200), unchanged", async () => {
     const user = await userWithChat();
-    const message = userMessage(uid("m"), "original");
-    await invoke(user.client, "append-message", { chat_id: user.chatId, message });
-    const retry = await invoke<Appended>(user.client, "append-message", {
+    const message = uiMessage(uid("m"), "user", "original");
+    await invoke(user.client, "append-message", {
+      chat_id: user.chatId,
+      message,
+    });
+    const retry = await invoke(user.client, "append-message", {
       chat_id: user.chatId,
       message: { ...message, parts: [{ type: "text", text: "edited" }] },
     });
     expect(retry.status).toBe(200);
-    expect(retry.body).toMatchObject({ created: false, message: { id: message.id, seq: 1, parts: message } });
-    const [{ n }] = await sql`select count(*)::int as n from chat_messages where id = ${message.id}`;
+    expect(retry.body).toMatchObject({
+      created: false,
+      message: { id: message.id, seq: 1, parts: message },
+    });
+    const [{ n }] =
+      await sql`select count(*)::int as n from chat_messages where id = ${message.id}`;
     expect(n).toBe(1);
   });
 
   it("the same id in another chat is a conflict (409)", async () => {
     const user = await userWithChat();
-    const other = await invoke<{ chat: { id: string } }>(user.client, "create-chat", { session_id: user.sessionId });
-    const message = userMessage(uid("m"), "hi");
-    await invoke(user.client, "append-message", { chat_id: user.chatId, message });
-    const { status } = await invoke(user.client, "append-message", { chat_id: other.body.chat.id, message });
+    const other = await invoke(user.client, "create-chat", {
+      session_id: user.sessionId,
+    });
+    const message = uiMessage(uid("m"), "user", "hi");
+    await invoke(user.client, "append-message", {
+      chat_id: user.chatId,
+      message,
+    });
+    const { status } = await invoke(user.client, "append-message", {
+      chat_id: other.body.chat.id,
+      message,
+    });
     expect(status).toBe(409);
   });
 
   it("titles a chat only from its first user message, cut at 80 characters", async () => {
     const user = await userWithChat();
     const long = "x".repeat(100);
-    await invoke(user.client, "append-message", { chat_id: user.chatId, message: userMessage(uid("m"), long) });
-    await invoke(user.client, "append-message", { chat_id: user.chatId, message: userMessage(uid("m"), "second") });
+    await invoke(user.client, "append-message", {
+      chat_id: user.chatId,
+      message: uiMessage(uid("m"), "user", long),
+    });
+    await invoke(user.client, "append-message", {
+      chat_id: user.chatId,
+      message: uiMessage(uid("m"), "user", "second"),
+    });
     const [chat] = await sql`select title from chats where id = ${user.chatId}`;
     expect(chat.title).toBe("x".repeat(80) + "…");
   });
 
   it("keep a title the user already chose", async () => {
     const user = await newUser();
-    const created = await invoke<{ chat: { id: string } }>(user.client, "create-chat", {
+    const created = await invoke(user.client, "create-chat", {
       session: { title: "s" },
       chat: { title: "My own title" },
     });
     const chatId = created.body.chat.id;
-    await invoke(user.client, "append-message", { chat_id: chatId, message: userMessage(uid("m"), "hello") });
-    expect((await sql`select title from chats where id = ${chatId}`)[0].title).toBe("My own title");
+    await invoke(user.client, "append-message", {
+      chat_id: chatId,
+      message: uiMessage(uid("m"), "user", "hello"),
+    });
+    expect((await sql`select title from chats where id = ${chatId}`)[0].title)
+      .toBe("My own title");
   });
 });
 
 describe("assistant messages", () => {
   it("are inserted, then replaced in place once per step, keeping their seq", async () => {
     const user = await userWithChat();
-    await invoke(user.client, "append-message", { chat_id: user.chatId, message: userMessage(uid("m"), "go") });
-    const id = uid("a");
-    const first = await invoke<Appended>(user.client, "append-message", {
+    await invoke(user.client, "append-message", {
       chat_id: user.chatId,
-      message: assistantMessage(id, "step one"),
+      message: uiMessage(uid("m"), "user", "go"),
     });
-    expect(first).toMatchObject({ status: 201, body: { created: true, message: { seq: 2 } } });
-    const [afterInsert] = await sql`select last_assistant_message_at, updated_at from chats where id = ${user.chatId}`;
+    const id = uid("a");
+    const first = await invoke(user.client, "append-message", {
+      chat_id: user.chatId,
+      message: uiMessage(id, "assistant", "step one"),
+    });
+    expect(first).toMatchObject({
+      status: 201,
+      body: { created: true, message: { seq: 2 } },
+    });
+    const [afterInsert] =
+      await sql`select last_assistant_message_at, updated_at from chats where id = ${user.chatId}`;
     expect(afterInsert.last_assistant_message_at).not.toBeNull();
 
-    const second = await invoke<Appended>(user.client, "append-message", {
+    const second = await invoke(user.client, "append-message", {
       chat_id: user.chatId,
-      message: assistantMessage(id, "step two"),
+      message: uiMessage(id, "assistant", "step two"),
     });
-    expect(second).toMatchObject({ status: 200, body: { created: false, message: { seq: 2 } } });
+    expect(second).toMatchObject({
+      status: 200,
+      body: { created: false, message: { seq: 2 } },
+    });
     const rows = await sql`select parts from chat_messages where id = ${id}`;
     expect(rows.length).toBe(1);
-    expect(rows[0].parts).toEqual(assistantMessage(id, "step two"));
-    const [afterReplace] = await sql`select updated_at from chats where id = ${user.chatId}`;
-    expect(afterReplace.updated_at.getTime()).toBeGreaterThan(afterInsert.updated_at.getTime());
+    expect(rows[0].parts).toEqual(uiMessage(id, "assistant", "step two"));
+    const [afterReplace] =
+      await sql`select updated_at from chats where id = ${user.chatId}`;
+    expect(afterReplace.updated_at.getTime()).toBeGreaterThan(
+      afterInsert.updated_at.getTime(),
+    );
   });
 
   it("with the id of a user message, or in another chat, are a conflict (409)", async () => {
     const user = await userWithChat();
     const id = uid("m");
-    await invoke(user.client, "append-message", { chat_id: user.chatId, message: userMessage(id, "mine") });
+    await invoke(user.client, "append-message", {
+      chat_id: user.chatId,
+      message: uiMessage(id, "user", "mine"),
+    });
     const asAssistant = await invoke(user.client, "append-message", {
       chat_id: user.chatId,
-      message: assistantMessage(id, "overwrite"),
+      message: uiMessage(id, "assistant", "overwrite"),
     });
     expect(asAssistant.status).toBe(409);
-    expect((await sql`select role from chat_messages where id = ${id}`)[0].role).toBe("user");
+    expect((await sql`select role from chat_messages where id = ${id}`)[0].role)
+      .toBe("user");
   });
 });
 
@@ -118,10 +172,11 @@ describe("ownership", () => {
     const intruder = await newUser();
     const { status } = await invoke(intruder.client, "append-message", {
       chat_id: owner.chatId,
-      message: userMessage(uid("m"), "intrusion"),
+      message: uiMessage(uid("m"), "user", "intrusion"),
     });
     expect(status).toBe(404);
-    const [{ n }] = await sql`select count(*)::int as n from chat_messages where chat_id = ${owner.chatId}`;
+    const [{ n }] =
+      await sql`select count(*)::int as n from chat_messages where chat_id = ${owner.chatId}`;
     expect(n).toBe(0);
   });
 });
@@ -134,15 +189,22 @@ describe("under concurrency", () => {
       for (let i = 0; i < 50; i++) {
         const { status } = await invoke(user.client, "append-message", {
           chat_id: user.chatId,
-          message: userMessage(`c${client}-m${i}-${user.chatId}`, `client ${client} message ${i}`),
+          message: uiMessage(
+            `c${client}-m${i}-${user.chatId}`,
+            "user",
+            `client ${client} message ${i}`,
+          ),
         });
         statuses.push(status);
       }
     }));
     expect(statuses.filter((s) => s !== 201)).toEqual([]);
-    const rows = await sql`select seq::int as seq from chat_messages where chat_id = ${user.chatId} order by seq`;
+    const rows =
+      await sql`select seq::int as seq from chat_messages where chat_id = ${user.chatId} order by seq`;
     expect(rows.length).toBe(800);
-    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 800 }, (_, i) => i + 1));
+    expect(rows.map((r) => r.seq)).toEqual(
+      Array.from({ length: 800 }, (_, i) => i + 1),
+    );
   });
 
   it("a retry storm of the same message ids stores each once", async () => {
@@ -151,18 +213,24 @@ describe("under concurrency", () => {
     const results = await Promise.all(
       Array.from({ length: 8 }).flatMap(() =>
         ids.map((id) =>
-          invoke<Appended>(user.client, "append-message", { chat_id: user.chatId, message: userMessage(id, id) })
+          invoke(user.client, "append-message", {
+            chat_id: user.chatId,
+            message: uiMessage(id, "user", id),
+          })
         )
       ),
     );
     expect(results.filter((r) => r.status >= 300)).toEqual([]);
     expect(results.filter((r) => r.status === 201).length).toBe(10);
-    const rows = await sql`select id, seq::int as seq from chat_messages where chat_id = ${user.chatId}`;
+    const rows =
+      await sql`select id, seq::int as seq from chat_messages where chat_id = ${user.chatId}`;
     expect(rows.map((r) => r.id).sort()).toEqual([...ids].sort());
     expect(new Set(rows.map((r) => r.seq)).size).toBe(10);
     // Every answer for one id carries the seq that was stored.
     for (const r of results) {
-      expect(r.body.message.seq).toBe(rows.find((row) => row.id === r.body.message.id)!.seq);
+      expect(r.body.message.seq).toBe(
+        rows.find((row) => row.id === r.body.message.id)!.seq,
+      );
     }
   });
 });

@@ -1,32 +1,40 @@
 // archive-chat through the real Deno server, called with supabase-js.
 import { describe, expect, it } from "vitest";
-import type { ArchiveChatResponse } from "../../functions/_shared/schemas.ts";
-import { invoke, newUser, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
+import {
+  invoke,
+  newUser,
+  useFunctionsDatabase,
+  userWithChat,
+} from "../support/functions.ts";
 
 const sql = useFunctionsDatabase();
 const archivedAt = async (chatId: string) =>
-  (await sql`select archived_at from chats where id = ${chatId}`)[0].archived_at as Date | null;
+  (await sql`select archived_at from chats where id = ${chatId}`)[0]
+    .archived_at as Date | null;
 
 describe("archive-chat", () => {
   it("archives the owner's chat and restores it, returning the chat each time", async () => {
     const user = await userWithChat();
-    const archived = await invoke<ArchiveChatResponse>(user.client, "archive-chat", {
+    const archived = await invoke(user.client, "archive-chat", {
       chat_id: user.chatId,
       archived: true,
     });
     expect(archived.status).toBe(200);
-    expect(archived.body.chat).toMatchObject({ id: user.chatId, archived_at: expect.any(String) });
+    expect(archived.body.chat).toMatchObject({
+      id: user.chatId,
+      archived_at: expect.any(String),
+    });
     expect((await archivedAt(user.chatId))?.toISOString()).toBe(
       new Date(archived.body.chat.archived_at!).toISOString(),
     );
 
-    const again = await invoke<ArchiveChatResponse>(user.client, "archive-chat", {
+    const again = await invoke(user.client, "archive-chat", {
       chat_id: user.chatId,
       archived: true,
     });
     expect(again.body.chat.archived_at).toBe(archived.body.chat.archived_at);
 
-    const restored = await invoke<ArchiveChatResponse>(user.client, "archive-chat", {
+    const restored = await invoke(user.client, "archive-chat", {
       chat_id: user.chatId,
       archived: false,
     });
@@ -37,15 +45,25 @@ describe("archive-chat", () => {
   it("answers 404 to another account and leaves the chat alone", async () => {
     const owner = await userWithChat();
     const intruder = await newUser();
-    const { status } = await invoke(intruder.client, "archive-chat", { chat_id: owner.chatId, archived: true });
+    const { status } = await invoke(intruder.client, "archive-chat", {
+      chat_id: owner.chatId,
+      archived: true,
+    });
     expect(status).toBe(404);
     expect(await archivedAt(owner.chatId)).toBeNull();
   });
 
   it("needs archived as a boolean", async () => {
     const user = await userWithChat();
-    for (const body of [{ chat_id: user.chatId }, { chat_id: user.chatId, archived: "yes" }]) {
-      expect((await invoke(user.client, "archive-chat", body)).status).toBe(400);
+    for (
+      const body of [{ chat_id: user.chatId }, {
+        chat_id: user.chatId,
+        archived: "yes",
+      }]
+    ) {
+      expect((await invoke(user.client, "archive-chat", body)).status).toBe(
+        400,
+      );
     }
     expect(await archivedAt(user.chatId)).toBeNull();
   });

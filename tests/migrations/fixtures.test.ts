@@ -18,40 +18,63 @@ import {
 import { asUser } from "../support/db.ts";
 
 const fixturesDir = path.join(import.meta.dirname, "fixtures");
-const fixtureOf = (migration: Migration) => path.join(fixturesDir, `${migration.version}_${migration.name}.sql`);
+const fixtureOf = (migration: Migration) =>
+  path.join(fixturesDir, `${migration.version}_${migration.name}.sql`);
 
-const url = Object.assign(new URL(inject("clusterUrl")), { pathname: `/fixtures_${process.pid}` }).toString();
+const url = Object.assign(new URL(inject("clusterUrl")), {
+  pathname: `/fixtures_${process.pid}`,
+}).toString();
 const sql = connect(url);
 afterAll(async () => {
   await sql.end();
   const admin = connect(inject("clusterUrl"));
-  await admin`drop database if exists ${admin(new URL(url).pathname.slice(1))} with (force)`;
+  await admin`drop database if exists ${
+    admin(new URL(url).pathname.slice(1))
+  } with (force)`;
   await admin.end();
 });
 
 it("every migration has a fixture, and every fixture a migration", async () => {
   const migrations = await listMigrations();
-  expect(migrations.filter((m) => !existsSync(fixtureOf(m))).map((m) => path.basename(m.file)), "missing fixtures")
+  expect(
+    migrations.filter((m) => !existsSync(fixtureOf(m))).map((m) =>
+      path.basename(m.file)
+    ),
+    "missing fixtures",
+  )
     .toEqual([]);
   const names = new Set(migrations.map((m) => path.basename(fixtureOf(m))));
-  expect(readdirSync(fixturesDir).filter((f) => !names.has(f)), "fixtures without a migration").toEqual([]);
+  expect(
+    readdirSync(fixturesDir).filter((f) => !names.has(f)),
+    "fixtures without a migration",
+  ).toEqual([]);
 });
 
 describe("the migrations applied one by one, each followed by its fixture", () => {
   const loaded: string[] = [];
   const insertFixture = async (tx: Sql, migration: Migration) => {
     if (!existsSync(fixtureOf(migration))) return;
-    await tx.unsafe(await readFile(fixtureOf(migration), "utf8")).simple().catch((error) => {
-      throw new Error(`fixture ${path.basename(fixtureOf(migration))} failed: ${error.message}`, { cause: error });
-    });
+    await tx.unsafe(await readFile(fixtureOf(migration), "utf8")).simple()
+      .catch((error) => {
+        throw new Error(
+          `fixture ${
+            path.basename(fixtureOf(migration))
+          } failed: ${error.message}`,
+          { cause: error },
+        );
+      });
     loaded.push(migration.version);
   };
 
   it("applies every migration and loads every fixture", async () => {
     await recreateDatabase(url);
-    const prepared = await prepareDatabase(url, { afterMigration: insertFixture });
+    const prepared = await prepareDatabase(url, {
+      afterMigration: insertFixture,
+    });
     const migrations = await listMigrations();
-    expect(prepared.migrated).toEqual(migrations.map((m) => path.basename(m.file)));
+    expect(prepared.migrated).toEqual(
+      migrations.map((m) => path.basename(m.file)),
+    );
     expect(loaded).toEqual(migrations.map((m) => m.version));
   });
 
@@ -91,29 +114,55 @@ describe("the migrations applied one by one, each followed by its fixture", () =
        where id in ('fx-run-alice-1', 'fx-run-carol-month', 'fx-run-erin-1') order by id`;
     expect(runs).toEqual([
       { id: "fx-run-alice-1", status: "completed", total_duration_ms: "5400" },
-      { id: "fx-run-carol-month", status: "completed", total_duration_ms: "2592000250" },
+      {
+        id: "fx-run-carol-month",
+        status: "completed",
+        total_duration_ms: "2592000250",
+      },
       { id: "fx-run-erin-1", status: "completed", total_duration_ms: "62000" },
     ]);
     const chats = await sql`
       select id, title, active_stream_id from chats where id in ('fx-chat-bob-1', 'fx-chat-erin-1') order by id`;
     expect(chats).toEqual([
-      { id: "fx-chat-bob-1", title: "Upgrade to React 19 and fix the type errors", active_stream_id: null },
-      { id: "fx-chat-erin-1", title: "terraform plan shows drift on the S3 buckets; fix it", active_stream_id: null },
+      {
+        id: "fx-chat-bob-1",
+        title: "Upgrade to React 19 and fix the type errors",
+        active_stream_id: null,
+      },
+      {
+        id: "fx-chat-erin-1",
+        title: "terraform plan shows drift on the S3 buckets; fix it",
+        active_stream_id: null,
+      },
     ]);
   });
 
   it("a pinned chat keeps its context after the live view changed, and an archived chat leaves the list", async () => {
-    const alice = "a11ce000-0000-4000-8000-000000000001", bob = "b0b00000-0000-4000-8000-000000000002";
-    const [{ context }] = await asUser(sql, alice, (tx) => tx`select public.get_context('fx-chat-alice-1') as context`);
+    const alice = "a11ce000-0000-4000-8000-000000000001",
+      bob = "b0b00000-0000-4000-8000-000000000002";
+    const [{ context }] = await asUser(
+      sql,
+      alice,
+      (tx) => tx`select public.get_context('fx-chat-alice-1') as context`,
+    );
     expect(context.resources.map((r: { source: string }) => r.source)).toEqual([
       ".agents/skills/openapi/SKILL.md",
       "AGENTS.md",
       "docs/pagination.md",
     ]);
-    expect(context.changed).toEqual({ updated: ["AGENTS.md"], added: [], removed: ["docs/pagination.md"] });
+    expect(context.changed).toEqual({
+      updated: ["AGENTS.md"],
+      added: [],
+      removed: ["docs/pagination.md"],
+    });
     const listed = await asUser(sql, bob, async (tx) => ({
-      shown: (await tx`select public.list_chats() as page`)[0].page.chats.map((c: { id: string }) => c.id).sort(),
-      all: (await tx`select public.list_chats(include_archived => true) as page`)[0].page.chats.length,
+      shown: (await tx`select public.list_chats() as page`)[0].page.chats.map((
+        c: { id: string },
+      ) => c.id).sort(),
+      all:
+        (await tx`select public.list_chats(include_archived => true) as page`)[
+          0
+        ].page.chats.length,
     }));
     expect(listed).toEqual({ shown: ["fx-chat-bob-1"], all: 2 });
   });
@@ -124,17 +173,32 @@ describe("the migrations applied one by one, each followed by its fixture", () =
       "a11ce000-0000-4000-8000-000000000001",
       (tx) =>
         tx`select public.append_message('fx-chat-alice-1', ${
-          tx.json({ id: "fx-msg-alice-1-5", role: "user", parts: [{ type: "text", text: "Ship it." }] })
+          tx.json({
+            id: "fx-msg-alice-1-5",
+            role: "user",
+            parts: [{ type: "text", text: "Ship it." }],
+          })
         }) as result`,
     );
-    expect(result).toMatchObject({ created: true, message: { chat_id: "fx-chat-alice-1", seq: 5 } });
+    expect(result).toMatchObject({
+      created: true,
+      message: { chat_id: "fx-chat-alice-1", seq: 5 },
+    });
 
-    const seen = await asUser(sql, "da7e0000-0000-4000-8000-000000000004", async (tx) => ({
-      chats: (await tx`select id from chats order by id`).map((r) => r.id),
-      messages: (await tx`select count(*)::int as n from chat_messages`)[0].n,
-      runs: (await tx`select count(*)::int as n from workflow_runs`)[0].n,
-    }));
-    expect(seen).toEqual({ chats: ["fx-chat-dave-1", "fx-chat-dave-2"], messages: 5, runs: 0 });
+    const seen = await asUser(
+      sql,
+      "da7e0000-0000-4000-8000-000000000004",
+      async (tx) => ({
+        chats: (await tx`select id from chats order by id`).map((r) => r.id),
+        messages: (await tx`select count(*)::int as n from chat_messages`)[0].n,
+        runs: (await tx`select count(*)::int as n from workflow_runs`)[0].n,
+      }),
+    );
+    expect(seen).toEqual({
+      chats: ["fx-chat-dave-1", "fx-chat-dave-2"],
+      messages: 5,
+      runs: 0,
+    });
   });
 
   it("revisions: backfilled by seq, then one per message change, never behind a chat's messages", async () => {
@@ -146,7 +210,8 @@ describe("the migrations applied one by one, each followed by its fixture", () =
       select array_agg(m.revision::int order by m.seq) as revisions from chat_messages m
        where m.chat_id = 'fx-chat-alice-1' and m.seq <= 4`;
     expect(alice.revisions).toEqual([1, 2, 3, 4]);
-    const [dave] = await sql`select revision::int from chats where id = 'fx-chat-dave-2'`;
+    const [dave] =
+      await sql`select revision::int from chats where id = 'fx-chat-dave-2'`;
     const daveMessages = await sql`
       select id, revision::int from chat_messages where id like 'fx-msg-dave-2-rf_' order by id`;
     // The reply's rewrite took a revision after the question's; the read marker took the last one.
@@ -159,19 +224,45 @@ describe("the migrations applied one by one, each followed by its fixture", () =
       select id, status, runner_id, last_error, (select count(*)::int from chat_queued_messages q where q.chat_id = c.id) as queued
         from chats c where id in ('fx-chat-erin-2', 'fx-chat-alice-3', 'fx-chat-bob-2', 'fx-chat-carol-2') order by id`;
     expect(chats).toEqual([
-      { id: "fx-chat-alice-3", status: "stopping", runner_id: "fx-worker-1", last_error: null, queued: 2 },
-      { id: "fx-chat-bob-2", status: "pending", runner_id: null, last_error: null, queued: 0 },
-      { id: "fx-chat-carol-2", status: "error", runner_id: null, last_error: "turn failed", queued: 0 },
-      { id: "fx-chat-erin-2", status: "running", runner_id: "unknown", last_error: null, queued: 0 },
+      {
+        id: "fx-chat-alice-3",
+        status: "stopping",
+        runner_id: "fx-worker-1",
+        last_error: null,
+        queued: 2,
+      },
+      {
+        id: "fx-chat-bob-2",
+        status: "pending",
+        runner_id: null,
+        last_error: null,
+        queued: 0,
+      },
+      {
+        id: "fx-chat-carol-2",
+        status: "error",
+        runner_id: null,
+        last_error: "turn failed",
+        queued: 0,
+      },
+      {
+        id: "fx-chat-erin-2",
+        status: "running",
+        runner_id: "unknown",
+        last_error: null,
+        queued: 0,
+      },
     ]);
     // The first claim recovers the stale lease: its run fails and the chat is pending again.
     await sql.begin(async (tx) => {
       await tx`select set_config('role', 'service_role', true)`;
       await tx`select public.recover_stale_chats('0 seconds')`;
     });
-    const [erin] = await sql`select status, last_error from chats where id = 'fx-chat-erin-2'`;
+    const [erin] =
+      await sql`select status, last_error from chats where id = 'fx-chat-erin-2'`;
     expect(erin).toEqual({ status: "pending", last_error: "lease expired" });
-    const [run] = await sql`select status from workflow_runs where id = 'fx-run-erin-streaming'`;
+    const [run] =
+      await sql`select status from workflow_runs where id = 'fx-run-erin-streaming'`;
     expect(run.status).toBe("failed");
   });
 });

@@ -10,7 +10,8 @@ import semver from "semver";
 import { describe, expect, it } from "vitest";
 import { projectRoot } from "../../scripts/local-stack/config.ts";
 
-const read = (file: string) => readFileSync(path.join(projectRoot, file), "utf8");
+const read = (file: string) =>
+  readFileSync(path.join(projectRoot, file), "utf8");
 const supported: string = JSON.parse(read("package.json")).engines.node;
 const lock = JSON.parse(read("package-lock.json")) as {
   packages: Record<string, { version?: string; engines?: { node?: string } }>;
@@ -24,14 +25,23 @@ describe("supported Node versions", () => {
 
   it("are accepted by every locked package", () => {
     const refusing = Object.entries(lock.packages)
-      .filter(([, entry]) => entry.engines?.node && !semver.subset(supported, entry.engines.node))
-      .map(([where, entry]) => `${where}@${entry.version} requires node ${entry.engines!.node}`);
+      .filter(([, entry]) =>
+        entry.engines?.node && !semver.subset(supported, entry.engines.node)
+      )
+      .map(([where, entry]) =>
+        `${where}@${entry.version} requires node ${entry.engines!.node}`
+      );
     expect(refusing).toEqual([]);
   });
 
   it("include the Node running this test, and npm ci prints no engine warning on it", async () => {
     expect(semver.satisfies(process.version, supported)).toBe(true);
-    const { stdout, stderr } = await promisify(execFile)("npm", ["ci", "--dry-run", "--no-audit", "--no-fund"], {
+    const { stdout, stderr } = await promisify(execFile)("npm", [
+      "ci",
+      "--dry-run",
+      "--no-audit",
+      "--no-fund",
+    ], {
       cwd: projectRoot,
     });
     expect(stdout + stderr).not.toContain("EBADENGINE");

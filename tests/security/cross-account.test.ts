@@ -3,55 +3,80 @@
 // rows with B's). Every attempt is refused, and neither A's nor B's rows change.
 import { beforeAll, expect, it } from "vitest";
 import {
-  assistantMessage,
+  type FunctionName,
   invoke,
   service,
   uid,
   useFunctionsDatabase,
-  userMessage,
+  type UserWithChat,
   userWithChat,
 } from "../support/functions.ts";
+import { uiMessage } from "../support/factories.ts";
+import { everythingOf } from "../support/snapshot.ts";
 
 const sql = useFunctionsDatabase();
-let a: Awaited<ReturnType<typeof userWithChat>>;
-let b: Awaited<ReturnType<typeof userWithChat>>;
-const aMessage = uid("a-user-msg"), aAssistant = uid("a-assistant-msg"), aRun = uid("a-run");
-
-/** Every row an account owns, as one comparable value. */
-async function everythingOf(accountId: string) {
-  const [row] = await sql`
-    with s as (select * from sessions where account_id = ${accountId}),
-         c as (select * from chats where session_id in (select id from s)),
-         r as (select * from workflow_runs where chat_id in (select id from c))
-    select (select count(*) from accounts where id = ${accountId})::int as accounts,
-           (select json_agg(s order by id) from s)::text as sessions,
-           (select json_agg(c order by id) from c)::text as chats,
-           (select json_agg(m order by id) from chat_messages m where chat_id in (select id from c))::text as messages,
-           (select json_agg(x order by chat_id) from chat_reads x where chat_id in (select id from c))::text as reads,
-           (select json_agg(r order by id) from r)::text as runs,
-           (select json_agg(t order by id) from workflow_run_steps t where workflow_run_id in (select id from r))::text
-             as steps`;
-  return row;
-}
+let a: UserWithChat;
+let b: UserWithChat;
+const aMessage = uid("a-user-msg"),
+  aAssistant = uid("a-assistant-msg"),
+  aRun = uid("a-run");
 
 beforeAll(async () => {
   [a, b] = await Promise.all([userWithChat(), userWithChat()]);
-  await invoke(a.client, "append-message", { chat_id: a.chatId, message: userMessage(aMessage, "A's secret") });
-  await invoke(a.client, "append-message", { chat_id: a.chatId, message: assistantMessage(aAssistant, "A's answer") });
-  await invoke(a.client, "mark-read", { chat_id: a.chatId, read_at: "2026-01-01T00:00:00Z" });
+  await invoke(a.client, "append-message", {
+    chat_id: a.chatId,
+    message: uiMessage(aMessage, "user", "A's secret"),
+  });
+  await invoke(a.client, "append-message", {
+    chat_id: a.chatId,
+    message: uiMessage(aAssistant, "assistant", "A's answer"),
+  });
+  await invoke(a.client, "mark-read", {
+    chat_id: a.chatId,
+    read_at: "2026-01-01T00:00:00Z",
+  });
   await invoke(service, "log-workflow-step", {
     run: { id: aRun, chat_id: a.chatId, started_at: "2026-01-01T00:00:00Z" },
-    steps: [{ step_number: 1, started_at: "2026-01-01T00:00:00Z", finished_at: "2026-01-01T00:00:01Z" }],
+    steps: [{
+      step_number: 1,
+      started_at: "2026-01-01T00:00:00Z",
+      finished_at: "2026-01-01T00:00:01Z",
+    }],
   });
 });
 
 it("B can neither read, change nor attach to anything of A's", async () => {
-  const attempts: [string, string, () => Record<string, unknown>, number[]][] = [
+  const attempts: [
+    FunctionName,
+    string,
+    () => Record<string, unknown>,
+    number[],
+  ][] = [
     // create-chat
-    ["create-chat", "a chat in A's session", () => ({ session_id: a.sessionId }), [404]],
-    ["create-chat", "A's chat id, retried in A's session", () => ({ session_id: a.sessionId, id: a.chatId }), [404]],
-    ["create-chat", "A's chat id in B's own session", () => ({ session_id: b.sessionId, id: a.chatId }), [409]],
-    ["create-chat", "A's session id for a new session", () => ({ session: { id: a.sessionId, title: "x" } }), [409]],
+    [
+      "create-chat",
+      "a chat in A's session",
+      () => ({ session_id: a.sessionId }),
+      [404],
+    ],
+    [
+      "create-chat",
+      "A's chat id, retried in A's session",
+      () => ({ session_id: a.sessionId, id: a.chatId }),
+      [404],
+    ],
+    [
+      "create-chat",
+      "A's chat id in B's own session",
+      () => ({ session_id: b.sessionId, id: a.chatId }),
+      [409],
+    ],
+    [
+      "create-chat",
+      "A's session id for a new session",
+      () => ({ session: { id: a.sessionId, title: "x" } }),
+      [409],
+    ],
     ["create-chat", "a session owned by A, naming A's account", () => ({
       session: { title: "x" },
       account_id: a.accountId,
@@ -59,41 +84,56 @@ it("B can neither read, change nor attach to anything of A's", async () => {
     // append-message
     ["append-message", "a user message into A's chat", () => ({
       chat_id: a.chatId,
-      message: userMessage(uid("m"), "intrusion"),
+      message: uiMessage(uid("m"), "user", "intrusion"),
     }), [404]],
     ["append-message", "A's message id into A's chat", () => ({
       chat_id: a.chatId,
-      message: userMessage(aMessage, "overwrite"),
+      message: uiMessage(aMessage, "user", "overwrite"),
     }), [404]],
     ["append-message", "A's assistant message rewritten from B's chat", () => ({
       chat_id: b.chatId,
-      message: assistantMessage(aAssistant, "rewrite"),
+      message: uiMessage(aAssistant, "assistant", "rewrite"),
     }), [409]],
     ["append-message", "A's user message id replayed in B's chat", () => ({
       chat_id: b.chatId,
-      message: userMessage(aMessage, "read back?"),
+      message: uiMessage(aMessage, "user", "read back?"),
     }), [409]],
     // mark-read
     ["mark-read", "a marker on A's chat", () => ({ chat_id: a.chatId }), [404]],
-    ["mark-read", "A's marker, naming A", () => ({ chat_id: a.chatId, account_id: a.accountId }), [403]],
-    ["mark-read", "B's chat, naming A", () => ({ chat_id: b.chatId, account_id: a.accountId }), [403]],
+    [
+      "mark-read",
+      "A's marker, naming A",
+      () => ({ chat_id: a.chatId, account_id: a.accountId }),
+      [403],
+    ],
+    [
+      "mark-read",
+      "B's chat, naming A",
+      () => ({ chat_id: b.chatId, account_id: a.accountId }),
+      [403],
+    ],
     // log-workflow-step
     ["log-workflow-step", "A's run", () => ({
       run: { id: aRun, chat_id: a.chatId, started_at: "2026-01-01T00:00:00Z" },
       finish: { status: "failed", finished_at: "2026-01-01T00:00:05Z" },
     }), [403]],
     ["log-workflow-step", "a run in B's chat", () => ({
-      run: { id: uid("run"), chat_id: b.chatId, started_at: "2026-01-01T00:00:00Z" },
+      run: {
+        id: uid("run"),
+        chat_id: b.chatId,
+        started_at: "2026-01-01T00:00:00Z",
+      },
     }), [403]],
   ];
 
-  const beforeA = await everythingOf(a.accountId), beforeB = await everythingOf(b.accountId);
+  const beforeA = await everythingOf(sql, a.accountId),
+    beforeB = await everythingOf(sql, b.accountId);
   for (const [fn, what, body, allowed] of attempts) {
     const { status, body: response } = await invoke(b.client, fn, body());
     expect(allowed, `${fn}: ${what} answered ${status}`).toContain(status);
     // Nothing of A's leaks into an error.
     expect(JSON.stringify(response)).not.toContain("A's secret");
   }
-  expect(await everythingOf(a.accountId)).toEqual(beforeA);
-  expect(await everythingOf(b.accountId)).toEqual(beforeB);
+  expect(await everythingOf(sql, a.accountId)).toEqual(beforeA);
+  expect(await everythingOf(sql, b.accountId)).toEqual(beforeB);
 });

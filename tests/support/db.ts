@@ -2,7 +2,11 @@
 // template; identities are applied exactly as Supabase's REST layer applies them.
 import { randomUUID } from "node:crypto";
 import { afterAll, inject } from "vitest";
-import { connect, type Sql, type Tx } from "../../scripts/local-stack/database.ts";
+import {
+  connect,
+  type Sql,
+  type Tx,
+} from "../../scripts/local-stack/database.ts";
 
 export type { Sql, Tx };
 
@@ -11,7 +15,9 @@ export async function useTestDatabase(): Promise<{ sql: Sql; url: string }> {
   const cluster = inject("clusterUrl");
   const name = `test_${randomUUID().replaceAll("-", "")}`;
   const admin = connect(cluster);
-  await admin`create database ${admin(name)} template ${admin(inject("templateDatabase"))}`;
+  await admin`create database ${admin(name)} template ${
+    admin(inject("templateDatabase"))
+  }`;
   const url = new URL(cluster);
   url.pathname = `/${name}`;
   const sql = connect(url.toString(), { max: 20 });
@@ -24,19 +30,35 @@ export async function useTestDatabase(): Promise<{ sql: Sql; url: string }> {
 }
 
 /** Runs fn in a transaction as a signed-in user, with the claims Supabase would set. */
-export function asUser<T>(sql: Sql, accountId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return asRole(sql, "authenticated", { sub: accountId, role: "authenticated", aud: "authenticated" }, fn);
+export function asUser<T>(
+  sql: Sql,
+  accountId: string,
+  fn: (tx: Tx) => Promise<T>,
+): Promise<T> {
+  return asRole(sql, "authenticated", {
+    sub: accountId,
+    role: "authenticated",
+    aud: "authenticated",
+  }, fn);
 }
 
 export function asAnon<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promise<T> {
   return asRole(sql, "anon", { role: "anon" }, fn);
 }
 
-export function asServiceRole<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promise<T> {
+export function asServiceRole<T>(
+  sql: Sql,
+  fn: (tx: Tx) => Promise<T>,
+): Promise<T> {
   return asRole(sql, "service_role", { role: "service_role" }, fn);
 }
 
-async function asRole<T>(sql: Sql, role: string, claims: object, fn: (tx: Tx) => Promise<T>): Promise<T> {
+async function asRole<T>(
+  sql: Sql,
+  role: string,
+  claims: object,
+  fn: (tx: Tx) => Promise<T>,
+): Promise<T> {
   return await sql.begin(async (tx) => {
     await tx`select set_config('role', ${role}, true), set_config('request.jwt.claims', ${
       JSON.stringify(claims)
@@ -51,11 +73,22 @@ async function asRole<T>(sql: Sql, role: string, claims: object, fn: (tx: Tx) =>
  * "public.get_context($1)", with `args` as its parameters.
  */
 // deno-lint-ignore no-explicit-any -- jsonb results; the tests check their shape
-export function call<T = any>(sql: Sql, accountId: string | null, query: string, ...args: unknown[]): Promise<T> {
-  const run = (tx: Tx) => tx.unsafe(`select ${query} as r`, args as never[]).then((rows) => rows[0].r as T);
+export function call<T = any>(
+  sql: Sql,
+  accountId: string | null,
+  query: string,
+  ...args: unknown[]
+): Promise<T> {
+  const run = (tx: Tx) =>
+    tx.unsafe(`select ${query} as r`, args as never[]).then((rows) =>
+      rows[0].r as T
+    );
   return accountId ? asUser(sql, accountId, run) : asServiceRole(sql, run);
 }
 
 /** The error `promise` rejects with (a PostgreSQL error: code, detail, message), or undefined. */
 export const failure = (promise: Promise<unknown>) =>
-  promise.then(() => undefined, (e) => e as { code: string; detail?: string; message: string });
+  promise.then(
+    () => undefined,
+    (e) => e as { code: string; detail?: string; message: string },
+  );

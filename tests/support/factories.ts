@@ -5,38 +5,73 @@ import type { Sql, Tx } from "./db.ts";
 export const id = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 
 export async function makeAccount(sql: Sql): Promise<string> {
-  const [row] = await sql`insert into accounts (id) values (${randomUUID()}) returning id`;
+  const [row] =
+    await sql`insert into accounts (id) values (${randomUUID()}) returning id`;
   return row.id;
 }
 
-export async function makeSession(sql: Sql, accountId: string, fields: Record<string, unknown> = {}) {
+export async function makeSession(
+  sql: Sql,
+  accountId: string,
+  fields: Record<string, unknown> = {},
+) {
   const [row] = await sql`
-    insert into sessions ${sql({ id: id("session"), account_id: accountId, title: "A session", ...fields })}
+    insert into sessions ${
+    sql({
+      id: id("session"),
+      account_id: accountId,
+      title: "A session",
+      ...fields,
+    })
+  }
     returning *`;
   return row;
 }
 
-export async function makeChat(sql: Sql, sessionId: string, fields: Record<string, unknown> = {}) {
-  const [row] = await sql`insert into chats ${sql({ id: id("chat"), session_id: sessionId, ...fields })} returning *`;
+export async function makeChat(
+  sql: Sql,
+  sessionId: string,
+  fields: Record<string, unknown> = {},
+) {
+  const [row] = await sql`insert into chats ${
+    sql({ id: id("chat"), session_id: sessionId, ...fields })
+  } returning *`;
   return row;
 }
 
-export function uiMessage(messageId: string, role: "user" | "assistant", text = "hello") {
+export function uiMessage(
+  messageId: string,
+  role: "user" | "assistant",
+  text = "hello",
+) {
   return { id: messageId, role, parts: [{ type: "text", text }] };
 }
 
-export async function makeMessage(sql: Sql | Tx, chatId: string, role: "user" | "assistant" = "user", text = "hello") {
+export async function makeMessage(
+  sql: Sql | Tx,
+  chatId: string,
+  role: "user" | "assistant" = "user",
+  text = "hello",
+) {
   const messageId = id("msg");
   const [row] = await sql`
     insert into chat_messages (id, chat_id, role, parts)
-    values (${messageId}, ${chatId}, ${role}, ${sql.json(uiMessage(messageId, role, text))})
+    values (${messageId}, ${chatId}, ${role}, ${
+    sql.json(uiMessage(messageId, role, text))
+  })
     returning *`;
   return row;
 }
 
-export async function makeRun(sql: Sql, chatId: string, fields: Record<string, unknown> = {}) {
+export async function makeRun(
+  sql: Sql,
+  chatId: string,
+  fields: Record<string, unknown> = {},
+) {
   const [row] = await sql`
-    insert into workflow_runs ${sql({ id: id("run"), chat_id: chatId, started_at: new Date(), ...fields })}
+    insert into workflow_runs ${
+    sql({ id: id("run"), chat_id: chatId, started_at: new Date(), ...fields })
+  }
     returning *`;
   return row;
 }

@@ -2,10 +2,21 @@
 // role's token, plus raw HTTP for what supabase-js would never send.
 import { createClient, FunctionsHttpError } from "@supabase/supabase-js";
 import { randomUUID } from "node:crypto";
+import type { z } from "zod";
 import WebSocket from "ws";
 import { afterAll, inject } from "vitest";
 import { apiKeys, signJwt, userJwt } from "../../scripts/local-stack/config.ts";
 import { connect } from "../../scripts/local-stack/database.ts";
+import {
+  appendMessageResponse,
+  archiveChatResponse,
+  createChatResponse,
+  getContextResponse,
+  logWorkflowStepResponse,
+  markReadResponse,
+  pinContextResponse,
+  pushContextResponse,
+} from "../../functions/_shared/schemas.ts";
 import { id as uid } from "./factories.ts";
 
 export { uid };
@@ -21,12 +32,28 @@ export function useFunctionsDatabase() {
   return sql;
 }
 
-export function clientWith(token: string) {
-  return createClient(apiUrl, anonKey, {
+/** A row as the functions return it (to_jsonb), to compare an answer with what was stored. */
+export async function storedRow(
+  sql: ReturnType<typeof connect>,
+  table: string,
+  id: string,
+) {
+  const [row] = await sql`select to_jsonb(t) as row from ${
+    sql(table)
+  } t where id = ${id}`;
+  return row?.row;
+}
+
+export function clientWith(token: string, url = apiUrl) {
+  return createClient(url, anonKey, {
     global: { headers: { Authorization: `Bearer ${token}` } },
     // Node 20 has no built-in WebSocket for supabase-js's realtime client (unused here, but built).
     realtime: { transport: WebSocket as never },
-    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+    auth: {
+      persistSession: false,
+      autoRefreshToken: false,
+      detectSessionInUrl: false,
+    },
   });
 }
 
@@ -44,27 +71,83 @@ export interface Outcome<T = Record<string, unknown>> {
   body: T;
 }
 
-/** Calls a function through supabase-js and returns the status and parsed body, success or not. */
-export async function invoke<T = Record<string, unknown>>(
+/** Each function's response schema: invoke() parses every 2xx answer with it. */
+const responses = {
+  "create-chat": createChatResponse,
+  "append-message": appendMessageResponse,
+  "mark-read": markReadResponse,
+  "log-workflow-step": logWorkflowStepResponse,
+  "push-context": pushContextResponse,
+  "pin-context": pinContextResponse,
+  "archive-chat": archiveChatResponse,
+  "get-context": getContextResponse,
+};
+export type FunctionName = keyof typeof responses;
+
+/**
+ * Calls a function through supabase-js and returns the status and parsed body, success or not. A
+ * success must match the function's response schema (functions/_shared/schemas.ts), so a response
+ * that drifts from what clients are told to expect fails the test that received it.
+ */
+export async function invoke<F extends FunctionName>(
   client: ReturnType<typeof clientWith>,
-  name: string,
+  name: F,
   body: unknown,
-): Promise<Outcome<T>> {
-  const { data, error, response } = await client.functions.invoke(name, { body: body as Record<string, unknown> });
+): Promise<Outcome<z.infer<(typeof responses)[F]>>> {
+  return outcome(
+    name,
+    await client.functions.invoke(name, {
+      body: body as Record<string, unknown>,
+    }),
+  );
+}
+
+/** Calls a GET function through supabase-js with `query` as its query string; otherwise as invoke(). */
+export async function invokeGet<F extends FunctionName>(
+  client: ReturnType<typeof clientWith>,
+  name: F,
+  query: Record<string, string>,
+): Promise<Outcome<z.infer<(typeof responses)[F]>>> {
+  return outcome(
+    name,
+    await client.functions.invoke(`${name}?${new URLSearchParams(query)}`, {
+      method: "GET",
+    }),
+  );
+}
+
+async function outcome<F extends FunctionName>(
+  name: F,
+  { data, error, response }: Awaited<
+    ReturnType<ReturnType<typeof clientWith>["functions"]["invoke"]>
+  >,
+): Promise<Outcome<z.infer<(typeof responses)[F]>>> {
   if (error instanceof FunctionsHttpError) {
     const res = error.context as Response;
     return { status: res.status, body: await res.json() };
   }
   if (error) throw error;
-  return { status: response!.status, body: data as T };
+  return {
+    status: response!.status,
+    body: responses[name].parse(data) as z.infer<(typeof responses)[F]>,
+  };
 }
 
 /** Raw HTTP, for malformed requests. */
-export async function post(name: string, init: RequestInit & { token?: string } = {}) {
+export async function post(
+  name: string,
+  init: RequestInit & { token?: string } = {},
+) {
   const headers = new Headers(init.headers);
   if (init.token) headers.set("Authorization", `Bearer ${init.token}`);
-  if (!headers.has("Content-Type") && init.body !== undefined) headers.set("Content-Type", "application/json");
-  const response = await fetch(`${apiUrl}/functions/v1/${name}`, { method: "POST", ...init, headers });
+  if (!headers.has("Content-Type") && init.body !== undefined) {
+    headers.set("Content-Type", "application/json");
+  }
+  const response = await fetch(`${apiUrl}/functions/v1/${name}`, {
+    method: "POST",
+    ...init,
+    headers,
+  });
   const text = await response.text();
   let body: Record<string, unknown> | undefined;
   try {
@@ -75,13 +158,7 @@ export async function post(name: string, init: RequestInit & { token?: string } 
   return { status: response.status, headers: response.headers, text, body };
 }
 
-export function userMessage(id: string, text: string) {
-  return { id, role: "user" as const, parts: [{ type: "text", text }] };
-}
-
-export function assistantMessage(id: string, text: string) {
-  return { id, role: "assistant" as const, parts: [{ type: "text", text }], metadata: { model: "test-model" } };
-}
+export type UserWithChat = Awaited<ReturnType<typeof userWithChat>>;
 
 /** A user with a session and a chat, created through create-chat. */
 export async function userWithChat() {

@@ -1,0 +1,114 @@
+// Request values reach PostgreSQL inside SQL text (one simple-protocol query per request, so it
+// works through Supabase's transaction pooler): functions/_shared/call-text.ts quotes them. Proved
+// here against a real PostgreSQL over hostile strings, under both settings that change how string
+// literals are read; then end to end, the request that used to freeze the function process.
+import fc from "fast-check";
+import { expect, it } from "vitest";
+import { literal } from "../../functions/_shared/call-text.ts";
+import { useTestDatabase } from "../support/db.ts";
+import { uiMessage } from "../support/factories.ts";
+import {
+  post,
+  uid,
+  useFunctionsDatabase,
+  userWithChat,
+} from "../support/functions.ts";
+import { hostileString } from "../support/hostile.ts";
+import { soak } from "../support/soak.ts";
+
+const { sql } = await useTestDatabase();
+const functionsDb = useFunctionsDatabase();
+
+/** Any text PostgreSQL can hold: hostile pieces, and arbitrary code points without NUL or lone surrogates. */
+const storableText = fc.oneof(
+  hostileString({ maxLength: 5000 }),
+  fc.string({ unit: "binary", maxLength: 200 }).filter((text) =>
+    !text.includes("\u0000") && Buffer.from(text).toString() === text
+  ),
+);
+
+for (const standardConformingStrings of ["on", "off"]) {
+  it(`literal() round-trips every storable string through PostgreSQL (standard_conforming_strings = ${standardConformingStrings})`, async () => {
+    const connection = await sql.reserve();
+    try {
+      await connection.unsafe(
+        `set standard_conforming_strings = ${standardConformingStrings}`,
+      );
+      await fc.assert(
+        fc.asyncProperty(storableText, async (text) => {
+          const [row] = await connection.unsafe(
+            `select ${literal(text)}::text as text`,
+          ).simple();
+          expect(row.text).toBe(text);
+        }),
+        { numRuns: 300 * soak },
+      );
+      // JSON values are quoted as their JSON text, and come back as the same value.
+      await fc.assert(
+        fc.asyncProperty(
+          fc.dictionary(storableText, storableText, { maxKeys: 4 }),
+          async (value) => {
+            const [row] = await connection.unsafe(
+              `select ${literal(value)}::jsonb as value`,
+            ).simple();
+            expect(row.value).toEqual(value);
+          },
+        ),
+        { numRuns: 100 * soak },
+      );
+    } finally {
+      connection.release();
+    }
+  });
+}
+
+it("literal() refuses NUL, the one character SQL text cannot carry", () => {
+  expect(() => literal("a\u0000b")).toThrow(/NUL/);
+  expect(literal(null)).toBe("null");
+});
+
+/** `$_$$_0$$_1$...`: the tags the old dollar quoting tried one by one, about 1 MB of them. */
+function tagSoup(bytes: number) {
+  let text = "$_$";
+  for (let i = 0; text.length < bytes; i++) text += `$_${i}$`;
+  return text;
+}
+
+it("quoting takes linear time: 1 MB of dollar-quote tags is quoted in milliseconds", () => {
+  const text = tagSoup(1_000_000);
+  const started = performance.now();
+  const quoted = literal(text);
+  expect(performance.now() - started).toBeLessThan(100);
+  expect(quoted.length).toBe(text.length + 3);
+});
+
+it("a 1 MB message made of dollar-quote tags is answered in well under a second, and does not hold up a small request", async () => {
+  const user = await userWithChat();
+  const messageId = uid("tag-soup");
+  const body = JSON.stringify({
+    chat_id: user.chatId,
+    message: uiMessage(messageId, "user", tagSoup(1_000_000)),
+  });
+  expect(body.length).toBeGreaterThan(1_000_000);
+  expect(body.length).toBeLessThan(1024 * 1024);
+  const timed = async (name: string, payload: string) => {
+    const started = performance.now();
+    const response = await post(name, { token: user.token, body: payload });
+    return { status: response.status, ms: performance.now() - started };
+  };
+  const big = timed("append-message", body);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const small = await timed(
+    "mark-read",
+    JSON.stringify({ chat_id: user.chatId }),
+  );
+  const { status, ms } = await big;
+  // Before: 27.8 s for the big request, and the small one waited as long (the tag search was quadratic).
+  expect(status).toBe(201);
+  expect(ms).toBeLessThan(1000);
+  expect(small.status).toBe(200);
+  expect(small.ms).toBeLessThan(1000);
+  const [stored] =
+    await functionsDb`select parts -> 'parts' -> 0 ->> 'text' as text from chat_messages where id = ${messageId}`;
+  expect(stored.text).toBe(tagSoup(1_000_000));
+});

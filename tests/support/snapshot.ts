@@ -1,0 +1,19 @@
+// Everything an account owns, as one comparable value: whatever a refused request or an attack
+// tried, this must be the same before and after (tests/security, tests/fuzz).
+import type { Sql } from "./db.ts";
+
+export async function everythingOf(sql: Sql, accountId: string) {
+  const [row] = await sql`
+    with s as (select * from sessions where account_id = ${accountId}),
+         c as (select * from chats where session_id in (select id from s)),
+         r as (select * from workflow_runs where chat_id in (select id from c))
+    select (select count(*) from accounts where id = ${accountId})::int as accounts,
+           (select json_agg(s order by id) from s)::text as sessions,
+           (select json_agg(c order by id) from c)::text as chats,
+           (select json_agg(m order by id) from chat_messages m where chat_id in (select id from c))::text as messages,
+           (select json_agg(x order by chat_id) from chat_reads x where chat_id in (select id from c))::text as reads,
+           (select json_agg(r order by id) from r)::text as runs,
+           (select json_agg(t order by id) from workflow_run_steps t where workflow_run_id in (select id from r))::text
+             as steps`;
+  return row;
+}
