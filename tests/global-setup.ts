@@ -9,10 +9,7 @@ import path from "node:path";
 import type { TestProject } from "vitest/node";
 import { startCluster } from "../scripts/local-stack/cluster.ts";
 import { functionsDatabaseUrl } from "../scripts/local-stack/config.ts";
-import {
-  prepareDatabase,
-  recreateDatabase,
-} from "../scripts/local-stack/database.ts";
+import { prepareDatabase, recreateDatabase } from "../scripts/local-stack/database.ts";
 import { serveFunctions } from "../scripts/local-stack/functions-server.ts";
 import { freePort } from "../scripts/local-stack/throwaway.ts";
 

@@ -20,16 +20,14 @@ export type Method = "GET" | "POST";
 
 const cors = (method: Method) => ({
   "Access-Control-Allow-Origin": "*",
-  "Access-Control-Allow-Headers":
-    "authorization, x-client-info, apikey, content-type, x-region, x-request-id",
+  "Access-Control-Allow-Headers": "authorization, x-client-info, apikey, content-type, x-region, x-request-id",
   "Access-Control-Allow-Methods": `${method}, OPTIONS`,
   "Access-Control-Max-Age": "86400",
 });
 const corsByMethod = { GET: cors("GET"), POST: cors("POST") };
 
 /** The headers Supabase documents for browser clients of edge functions, for a function called with `method`. */
-export const corsHeaders = (method: Method): Record<string, string> =>
-  corsByMethod[method];
+export const corsHeaders = (method: Method): Record<string, string> => corsByMethod[method];
 
 /** A response whose body is already JSON text. */
 export function jsonTextResponse(
@@ -49,9 +47,7 @@ export function errorResponse(
 ): Response {
   const { code, message, details } = error;
   const body = {
-    error: details === undefined
-      ? { code, message }
-      : { code, message, details },
+    error: details === undefined ? { code, message } : { code, message, details },
   };
   return jsonTextResponse(JSON.stringify(body), error.status, {
     ...headers,

@@ -1,12 +1,7 @@
 // Many writers on many chats at once, watched by a reader paging each chat "after seq": no message is
 // lost or duplicated, every chat's seq runs 1..n, and the reader never sees a gap that fills later.
 import { expect, it } from "vitest";
-import {
-  invoke,
-  newUser,
-  uid,
-  useFunctionsDatabase,
-} from "../support/functions.ts";
+import { invoke, newUser, uid, useFunctionsDatabase } from "../support/functions.ts";
 import { uiMessage } from "../support/factories.ts";
 import { soak } from "../support/soak.ts";
 

@@ -1,22 +1,13 @@
 // The same request sent many times at once, as retrying clients and workflow replays do, lands
 // exactly once.
 import { expect, it } from "vitest";
-import {
-  invoke,
-  newUser,
-  service,
-  uid,
-  useFunctionsDatabase,
-  userWithChat,
-} from "../support/functions.ts";
+import { invoke, newUser, service, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
 import { uiMessage } from "../support/factories.ts";
 
 const sql = useFunctionsDatabase();
 const times = 12;
-const all = <T>(make: () => Promise<T>) =>
-  Promise.all(Array.from({ length: times }, make));
-const statuses = (results: { status: number }[]) =>
-  results.map((r) => r.status).sort();
+const all = <T>(make: () => Promise<T>) => Promise.all(Array.from({ length: times }, make));
+const statuses = (results: { status: number }[]) => results.map((r) => r.status).sort();
 const oneCreated = [...Array(times - 1).fill(200), 201];
 
 it("a new session and chat, created concurrently, exist once", async () => {
@@ -66,8 +57,7 @@ it("a read marker set concurrently is one row at that time", async () => {
   const body = { chat_id: user.chatId, read_at: "2026-03-01T12:00:00Z" };
   expect(statuses(await all(() => invoke(user.client, "mark-read", body))))
     .toEqual(Array(times).fill(200));
-  const rows =
-    await sql`select last_read_at from chat_reads where chat_id = ${user.chatId}`;
+  const rows = await sql`select last_read_at from chat_reads where chat_id = ${user.chatId}`;
   expect(rows.map((r) => r.last_read_at.toISOString())).toEqual([
     "2026-03-01T12:00:00.000Z",
   ]);
@@ -91,9 +81,7 @@ it("a whole run logged concurrently is one run with each step once", async () =>
   const results = await all(() => invoke(service, "log-workflow-step", body));
   expect(statuses(results)).toEqual(oneCreated);
   // Each step was recorded by exactly one of the calls.
-  const recorded = results.flatMap((r) =>
-    r.body.steps.filter((s) => s.recorded)
-  );
+  const recorded = results.flatMap((r) => r.body.steps.filter((s) => s.recorded));
   expect(recorded.length).toBe(3);
   const [row] = await sql`
     select (select count(*) from workflow_run_steps where workflow_run_id = ${body.run.id})::int as steps,

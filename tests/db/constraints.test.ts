@@ -17,9 +17,7 @@ async function violates(constraint: string, statement: () => Promise<unknown>) {
 
 describe("sessions", () => {
   const insert = (fields: Record<string, unknown>) =>
-    sql`insert into sessions ${
-      sql({ id: id("s"), account_id: tree.accountId, title: "t", ...fields })
-    }`;
+    sql`insert into sessions ${sql({ id: id("s"), account_id: tree.accountId, title: "t", ...fields })}`;
   it("rejects an unknown status, lifecycle state, negative counters and a non-array skill list", async () => {
     await violates("sessions_status_chk", () => insert({ status: "paused" }));
     await violates(
@@ -93,8 +91,7 @@ describe("chat_messages", () => {
   it("refuses to move a message to another chat or seq", async () => {
     await violates(
       "chat_messages_position_chk",
-      () =>
-        sql`update chat_messages set seq = 99 where id = ${tree.message.id}`,
+      () => sql`update chat_messages set seq = 99 where id = ${tree.message.id}`,
     );
   });
 });

@@ -17,10 +17,8 @@ const plantings: Record<string, string> = {
   rls_disabled_in_public: "create table public.open_table (id int)",
   policy_exists_rls_disabled:
     "create table public.open_table (id int); create policy p on public.open_table for select using (true)",
-  unindexed_foreign_keys:
-    "create table public.child (chat_id text references public.chats (id))",
-  function_search_path_mutable:
-    "create function public.f() returns int language sql as 'select 1'",
+  unindexed_foreign_keys: "create table public.child (chat_id text references public.chats (id))",
+  function_search_path_mutable: "create function public.f() returns int language sql as 'select 1'",
   auth_rls_initplan:
     "create policy slow on public.sessions as restrictive for select to authenticated using (account_id = auth.uid())",
   multiple_permissive_policies:

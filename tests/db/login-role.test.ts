@@ -3,10 +3,7 @@
 // switches to one of those, or after it resets the role, the connection can read and write nothing,
 // so a path that ever let a user's SQL run `reset role` would gain nothing.
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  functionsDatabaseUrl,
-  functionsLogin,
-} from "../../scripts/local-stack/config.ts";
+import { functionsDatabaseUrl, functionsLogin } from "../../scripts/local-stack/config.ts";
 import { connect } from "../../scripts/local-stack/database.ts";
 import { useTestDatabase } from "../support/db.ts";
 import { makeOwnedTree } from "../support/factories.ts";
@@ -28,11 +25,9 @@ const tables = [
   "workflow_runs",
   "workflow_run_steps",
 ];
-const claims = (sub: string) =>
-  JSON.stringify({ sub, role: "authenticated", aud: "authenticated" });
+const claims = (sub: string) => JSON.stringify({ sub, role: "authenticated", aud: "authenticated" });
 /** The SQLSTATE a statement fails with on the login connection, or "ok". */
-const outcome = (text: string) =>
-  login.unsafe(text).simple().then(() => "ok", (error) => error.code as string);
+const outcome = (text: string) => login.unsafe(text).simple().then(() => "ok", (error) => error.code as string);
 
 it("is a NOINHERIT login without superuser powers, a member of authenticated and service_role only", async () => {
   const [role] = await sql`

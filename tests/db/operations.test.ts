@@ -1,11 +1,6 @@
 // The operations' SQL functions, called the way a Supabase REST client's .rpc() would call them.
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  asAnon,
-  asServiceRole,
-  asUser,
-  useTestDatabase,
-} from "../support/db.ts";
+import { asAnon, asServiceRole, asUser, useTestDatabase } from "../support/db.ts";
 import { makeOwnedTree } from "../support/factories.ts";
 
 const { sql } = await useTestDatabase();
@@ -37,8 +32,7 @@ describe("who may call", () => {
     expect(e.code).toBe("42501");
     const [{ result }] = await asServiceRole(
       sql,
-      (tx) =>
-        tx`select public.log_workflow_step('r-ok', ${tree.chat.id}, now()) as result`,
+      (tx) => tx`select public.log_workflow_step('r-ok', ${tree.chat.id}, now()) as result`,
     );
     expect(result).toMatchObject({ created: true, run: { status: "running" } });
   });
@@ -50,10 +44,7 @@ describe("errors carry PostgREST's PTxxx statuses", () => {
     const notFound = await asUser(
       sql,
       stranger,
-      (tx) =>
-        tx`select public.append_message(${tree.chat.id}, ${
-          tx.json({ id: "x", role: "user", parts: [] })
-        })`,
+      (tx) => tx`select public.append_message(${tree.chat.id}, ${tx.json({ id: "x", role: "user", parts: [] })})`,
     )
       .catch((e) => e);
     expect(notFound.code).toBe("PT404");
@@ -87,9 +78,7 @@ describe("private.title_from_message", () => {
     [{ parts: [{ type: "file", url: "x" }] }, null],
     [{ parts: "nope" }, null],
   ])("%j -> %j", async (message, title) => {
-    const [row] = await sql`select private.title_from_message(${
-      sql.json(message)
-    }) as title`;
+    const [row] = await sql`select private.title_from_message(${sql.json(message)}) as title`;
     expect(row.title).toBe(title);
   });
 });
@@ -109,9 +98,7 @@ describe("log_workflow_step durations", () => {
       sql,
       (tx) =>
         tx`select public.log_workflow_step(
-           'month-long-run', ${tree.chat.id}, ${started}, steps => ${
-          tx.json(steps)
-        },
+           'month-long-run', ${tree.chat.id}, ${started}, steps => ${tx.json(steps)},
            finish_status => 'completed', finished_at => ${finished}) as result`,
     );
     expect(result).toMatchObject({

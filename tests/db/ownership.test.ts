@@ -35,9 +35,7 @@ describe("the helpers", () => {
     const a = await makeOwnedTree(sql);
     await makeOwnedTree(sql);
     const owned = await asUser(sql, a.accountId, async (tx) => ({
-      sessions: (await tx`select private.owned_session_ids() as id`).map((r) =>
-        r.id
-      ),
+      sessions: (await tx`select private.owned_session_ids() as id`).map((r) => r.id),
       chats: (await tx`select private.owned_chat_ids() as id`).map((r) => r.id),
       runs: (await tx`select private.owned_run_ids() as id`).map((r) => r.id),
     }));
@@ -127,9 +125,7 @@ describe("once per statement, not once per row", () => {
 
   it("updating 41 messages runs them once for the rows and once for the check", async () => {
     expect(
-      await callsFor((tx) =>
-        tx`update chat_messages set parts = parts where role = 'user' returning id`
-      ),
+      await callsFor((tx) => tx`update chat_messages set parts = parts where role = 'user' returning id`),
     ).toEqual({ rows: 41, sessions: 2, chats: 2 });
   });
 });

@@ -69,8 +69,7 @@ describe("TRUNCATE, TRIGGER and REFERENCES", () => {
   it("a signed-in user cannot truncate workflow_run_steps over SQL, and every account's steps survive", async () => {
     const a = await makeOwnedTree(sql);
     await makeOwnedTree(sql);
-    const count = async () =>
-      (await sql`select count(*)::int as n from workflow_run_steps`)[0].n;
+    const count = async () => (await sql`select count(*)::int as n from workflow_run_steps`)[0].n;
     const before = await count();
     expect(before).toBeGreaterThanOrEqual(2);
     const error = await asUser(

@@ -41,10 +41,7 @@ it("npm run purge calls purge_archived until more is false and prints each batch
         env: { ...process.env, DATABASE_URL: url },
         timeout: 30_000,
       },
-      (error, stdout, stderr) =>
-        error
-          ? reject(new Error(`${error.message}\n${stderr}`))
-          : resolve(stdout),
+      (error, stdout, stderr) => error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
     );
   });
   expect(output).toMatch(/batch 1: 2 chats, 0 sessions/);

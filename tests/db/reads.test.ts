@@ -2,19 +2,8 @@
 // The read operations as SQL functions, called the way supabase.rpc(...) calls them on hosted
 // Supabase: lists with unread flags and keyset cursors, message pages by seq, the change feed.
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  asAnon,
-  asServiceRole,
-  asUser,
-  useTestDatabase,
-} from "../support/db.ts";
-import {
-  id,
-  makeAccount,
-  makeChat,
-  makeSession,
-  uiMessage,
-} from "../support/factories.ts";
+import { asAnon, asServiceRole, asUser, useTestDatabase } from "../support/db.ts";
+import { id, makeAccount, makeChat, makeSession, uiMessage } from "../support/factories.ts";
 
 const { sql } = await useTestDatabase();
 
@@ -23,10 +12,7 @@ const call = (
   query: string,
   ...args: unknown[]
 ): Promise<any> => {
-  const run = (tx: any) =>
-    tx.unsafe(`select ${query} as r`, args as never[]).then((rows: any[]) =>
-      rows[0].r
-    );
+  const run = (tx: any) => tx.unsafe(`select ${query} as r`, args as never[]).then((rows: any[]) => rows[0].r);
   return accountId ? asUser(sql, accountId, run) : asServiceRole(sql, run);
 };
 const failure = (promise: Promise<unknown>) =>
@@ -39,9 +25,7 @@ async function addMessage(
 ) {
   const messageId = id("m");
   await sql`insert into chat_messages (id, chat_id, role, parts)
-            values (${messageId}, ${chatId}, ${role}, ${
-    sql.json(uiMessage(messageId, role, text))
-  })`;
+            values (${messageId}, ${chatId}, ${role}, ${sql.json(uiMessage(messageId, role, text))})`;
   if (role === "assistant") {
     await sql`update chats set last_assistant_message_at = now() where id = ${chatId}`;
   }
@@ -59,10 +43,9 @@ describe("list_chats", () => {
     // Five chats with the same updated_at: the id breaks the tie, and the cursor must too.
     await sql.begin(async (tx) => {
       for (let i = 0; i < 5; i++) {
-        const [chat] =
-          await tx`insert into chats (id, session_id) values (${`tie-${i}-${
-            id("c")
-          }`}, ${i < 3 ? sessionA : sessionB}) returning id`;
+        const [chat] = await tx`insert into chats (id, session_id) values (${`tie-${i}-${id("c")}`}, ${
+          i < 3 ? sessionA : sessionB
+        }) returning id`;
         chatIds.push(chat.id);
       }
     });
@@ -100,9 +83,7 @@ describe("list_chats", () => {
   it("has_unread follows assistant activity against the owner's read marker", async () => {
     const chatId = chatIds[0];
     const flag = async () =>
-      (await call(owner, "public.list_chats()")).chats.find((c: any) =>
-        c.id === chatId
-      ).has_unread;
+      (await call(owner, "public.list_chats()")).chats.find((c: any) => c.id === chatId).has_unread;
     expect(await flag()).toBe(false);
     await addMessage(chatId, "user");
     expect(await flag()).toBe(false);
@@ -113,9 +94,8 @@ describe("list_chats", () => {
   });
 
   it("shows a chat with its visible state, revision and the owner's marker", async () => {
-    const [chat] =
-      (await call(owner, "public.list_chats(session_id => $1)", sessionA))
-        .chats;
+    const [chat] = (await call(owner, "public.list_chats(session_id => $1)", sessionA))
+      .chats;
     expect(Object.keys(chat).sort()).toEqual([
       "active_stream_id",
       "archived_at",

@@ -2,31 +2,15 @@
 // which deletes old archived chats and empty idle sessions in batches. Cascade parity: whatever
 // table points at a chat or a session (including tables added later) goes with it.
 import { describe, expect, it } from "vitest";
-import {
-  asAnon,
-  call,
-  failure,
-  type Sql,
-  useTestDatabase,
-} from "../support/db.ts";
-import {
-  id,
-  makeAccount,
-  makeChat,
-  makeMessage,
-  makeRun,
-  makeSession,
-  makeStep,
-} from "../support/factories.ts";
+import { asAnon, call, failure, type Sql, useTestDatabase } from "../support/db.ts";
+import { id, makeAccount, makeChat, makeMessage, makeRun, makeSession, makeStep } from "../support/factories.ts";
 
 const { sql } = await useTestDatabase();
 
 // deno-lint-ignore no-explicit-any -- jsonb results; the assertions check their shape
 type Json = Record<string, any>;
-const asService = (query: string, ...args: unknown[]) =>
-  call<Json>(sql, null, query, ...args);
-const asOwner = (accountId: string, query: string, ...args: unknown[]) =>
-  call<Json>(sql, accountId, query, ...args);
+const asService = (query: string, ...args: unknown[]) => call<Json>(sql, null, query, ...args);
+const asOwner = (accountId: string, query: string, ...args: unknown[]) => call<Json>(sql, accountId, query, ...args);
 const purge = (olderThan = "30 days", batchSize = 1000) =>
   asService("public.purge_archived($1::interval, $2)", olderThan, batchSize);
 
@@ -39,9 +23,7 @@ async function age(
   await sql.begin(async (tx) => {
     await tx`set local session_replication_role = replica`;
     for (const [column, ago] of Object.entries(fields)) {
-      await tx`update ${tx(table)} set ${
-        tx(column)
-      } = now() - ${ago}::interval where id = ${rowId}`;
+      await tx`update ${tx(table)} set ${tx(column)} = now() - ${ago}::interval where id = ${rowId}`;
     }
   });
 }
@@ -70,8 +52,7 @@ async function oldArchivedChat(sessionId: string) {
 describe("archive_chat", () => {
   it("archives and restores; archiving again keeps the first archived_at; each change takes a revision", async () => {
     const { accountId, chatId } = await ownedChat();
-    const [before] =
-      await sql`select revision::int from chats where id = ${chatId}`;
+    const [before] = await sql`select revision::int from chats where id = ${chatId}`;
     const { chat } = await asOwner(
       accountId,
       "public.archive_chat($1, true)",
@@ -161,8 +142,7 @@ describe("lists and archived chats", () => {
       ),
     ).toEqual([kept]);
 
-    const [session] =
-      (await asOwner(accountId, "public.list_sessions()")).sessions;
+    const [session] = (await asOwner(accountId, "public.list_sessions()")).sessions;
     expect(session).toMatchObject({
       id: sessionId,
       chat_count: 1,
@@ -267,9 +247,7 @@ async function rowsUnder(root: "chats" | "sessions", rootId: string) {
       } = any(${parentValues as string[]})`;
       counts[`${key.child}.${key.column}`] = rows.length;
       for (
-        const column of keys.filter((k) => k.parent === key.child).map((k) =>
-          k.parentColumn
-        )
+        const column of keys.filter((k) => k.parent === key.child).map((k) => k.parentColumn)
       ) {
         const name = `${key.child}.${column}`;
         values.set(name, [
@@ -286,9 +264,7 @@ async function rowsUnder(root: "chats" | "sessions", rootId: string) {
       const parentValues = values.get(`${key.parent}.${key.parentColumn}`) ??
         [];
       const [{ n }] = await sql`
-        select count(*)::int as n from ${sql(key.child)} where ${
-        sql(key.column)
-      } = any(${parentValues as string[]})`;
+        select count(*)::int as n from ${sql(key.child)} where ${sql(key.column)} = any(${parentValues as string[]})`;
       left[`${key.child}.${key.column}`] = n;
     }
     return left;
@@ -311,9 +287,7 @@ async function fullyPopulatedChat(accountId: string, sessionId: string) {
   await makeStep(sql, run.id, 2);
   const queuedId = id("q");
   await sql`insert into chat_queued_messages (id, chat_id, message, position)
-            values (${queuedId}, ${chat.id}, ${
-    sql.json({ id: queuedId, role: "user", parts: [] })
-  }, 1)`;
+            values (${queuedId}, ${chat.id}, ${sql.json({ id: queuedId, role: "user", parts: [] })}, 1)`;
   await asService(
     "public.push_context($1, $2::jsonb)",
     sessionId,
@@ -414,15 +388,12 @@ describe("purge_archived", () => {
 
     expect(await purge()).toEqual({ chats: 0, sessions: 0, more: false });
     expect(await purge("5 days")).toMatchObject({ chats: 1 });
-    const left =
-      await sql`select id from chats where session_id = ${sessionId} order by id`;
+    const left = await sql`select id from chats where session_id = ${sessionId} order by id`;
     expect(left.map((r) => r.id).sort()).toEqual(
       [live, revived.id, unarchived.id].sort(),
     );
     expect(
-      (await sql`select count(*)::int as n from sessions where id in ${
-        sql([busy.id, pushedTo.id])
-      }`)[0].n,
+      (await sql`select count(*)::int as n from sessions where id in ${sql([busy.id, pushedTo.id])}`)[0].n,
     )
       .toBe(2);
   });

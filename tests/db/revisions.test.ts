@@ -1,19 +1,8 @@
 // The change cursor: which writes take a chat revision, that revisions increase in commit order,
 // and that a follower reading "revision > N" over and over ends with exactly the chat's state.
 import { describe, expect, it } from "vitest";
-import {
-  asServiceRole,
-  asUser,
-  type Sql,
-  useTestDatabase,
-} from "../support/db.ts";
-import {
-  id,
-  makeAccount,
-  makeChat,
-  makeSession,
-  uiMessage,
-} from "../support/factories.ts";
+import { asServiceRole, asUser, type Sql, useTestDatabase } from "../support/db.ts";
+import { id, makeAccount, makeChat, makeSession, uiMessage } from "../support/factories.ts";
 import { connect } from "../../scripts/local-stack/database.ts";
 
 const { sql, url } = await useTestDatabase();
@@ -33,14 +22,12 @@ const append = (
   asUser(
     sql,
     accountId,
-    (tx) =>
-      tx`select public.append_message(${chatId}, ${tx.json(message)}) as r`,
+    (tx) => tx`select public.append_message(${chatId}, ${tx.json(message)}) as r`,
   ).then(
     ([row]) => row.r,
   );
 
-const chatRow = async (chatId: string) =>
-  (await sql`select * from chats where id = ${chatId}`)[0];
+const chatRow = async (chatId: string) => (await sql`select * from chats where id = ${chatId}`)[0];
 
 describe("what takes a revision", () => {
   it("a new message takes the next revision, and its chat's title change in the same call shares it", async () => {
@@ -64,14 +51,11 @@ describe("what takes a revision", () => {
       for (const role of ["user", "assistant", "user"] as const) {
         const messageId = id("m");
         await tx`insert into chat_messages (id, chat_id, role, parts)
-                 values (${messageId}, ${chat.id}, ${role}, ${
-          tx.json(uiMessage(messageId, role))
-        })`;
+                 values (${messageId}, ${chat.id}, ${role}, ${tx.json(uiMessage(messageId, role))})`;
       }
       await tx`update chats set title = 'renamed' where id = ${chat.id}`;
     });
-    const rows =
-      await sql`select revision::int as r from chat_messages where chat_id = ${chat.id} order by seq`;
+    const rows = await sql`select revision::int as r from chat_messages where chat_id = ${chat.id} order by seq`;
     expect(rows.map((r) => r.r)).toEqual([1, 2, 3]);
     // The title change came after the messages in the same transaction: it shares the last revision.
     expect(Number((await chatRow(chat.id)).revision)).toBe(3);
@@ -162,8 +146,7 @@ describe("what takes a revision", () => {
       chat.id,
       uiMessage(id("m"), "user"),
     );
-    const [row] =
-      await sql`select updated_at from sessions where id = ${session.id}`;
+    const [row] = await sql`select updated_at from sessions where id = ${session.id}`;
     // The session moved in the append's own transaction (now() is the transaction's time).
     expect(row.updated_at.toISOString()).toBe(
       new Date(message.created_at).toISOString(),
@@ -213,8 +196,7 @@ describe("revisions under concurrency", () => {
         for (;;) {
           const [{ r }] = await asServiceRole(
             reader,
-            (tx) =>
-              tx`select public.chat_changes(${chat.id}, ${cursor}, 50) as r`,
+            (tx) => tx`select public.chat_changes(${chat.id}, ${cursor}, 50) as r`,
           );
           for (const m of r.messages) {
             seen.push(m.revision);
@@ -249,8 +231,7 @@ describe("revisions under concurrency", () => {
     writing = false;
     const { seen, state } = await follower;
 
-    const rows =
-      await sql`select id, parts, revision::int as revision from chat_messages where chat_id = ${chat.id}`;
+    const rows = await sql`select id, parts, revision::int as revision from chat_messages where chat_id = ${chat.id}`;
     expect(new Map(rows.map((r) => [r.id, r.parts]))).toEqual(state);
     // Revisions the follower saw strictly increase: nothing twice, nothing out of order.
     expect(seen).toEqual([...seen].sort((a, b) => a - b));

@@ -1,13 +1,7 @@
 // Row level security: a signed-in user reaches only what they own, anon reaches nothing, the
 // service role reaches everything. Checked as Supabase's REST layer would run each request.
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  asAnon,
-  asServiceRole,
-  asUser,
-  type Tx,
-  useTestDatabase,
-} from "../support/db.ts";
+import { asAnon, asServiceRole, asUser, type Tx, useTestDatabase } from "../support/db.ts";
 import { id, makeOwnedTree, uiMessage } from "../support/factories.ts";
 
 const { sql } = await useTestDatabase();
@@ -131,8 +125,7 @@ describe("writing another account's rows", () => {
     const before = await rowsOf();
     await refused(
       a.accountId,
-      (tx) =>
-        tx`insert into sessions (account_id, title) values (${b.accountId}, 'x')`,
+      (tx) => tx`insert into sessions (account_id, title) values (${b.accountId}, 'x')`,
     );
     await refused(
       a.accountId,
@@ -143,20 +136,16 @@ describe("writing another account's rows", () => {
       a.accountId,
       (tx) =>
         tx`insert into chat_messages (id, chat_id, role, parts)
-         values (${msg}, ${b.chat.id}, 'user', ${
-          tx.json(uiMessage(msg, "user"))
-        })`,
+         values (${msg}, ${b.chat.id}, 'user', ${tx.json(uiMessage(msg, "user"))})`,
     );
     expect(["42501", "23503"]).toContain(e.code);
     await refused(
       a.accountId,
-      (tx) =>
-        tx`insert into chat_reads (account_id, chat_id) values (${a.accountId}, ${b.chat.id})`,
+      (tx) => tx`insert into chat_reads (account_id, chat_id) values (${a.accountId}, ${b.chat.id})`,
     );
     await refused(
       a.accountId,
-      (tx) =>
-        tx`insert into chat_reads (account_id, chat_id) values (${b.accountId}, ${a.chat.id})`,
+      (tx) => tx`insert into chat_reads (account_id, chat_id) values (${b.accountId}, ${a.chat.id})`,
     );
     await refused(
       a.accountId,
@@ -168,8 +157,7 @@ describe("writing another account's rows", () => {
   it("A cannot move their chat into B's session", async () => {
     const e = await refused(
       a.accountId,
-      (tx) =>
-        tx`update chats set session_id = ${b.session.id} where id = ${a.chat.id}`,
+      (tx) => tx`update chats set session_id = ${b.session.id} where id = ${a.chat.id}`,
     );
     expect(e.code).toBe("42501");
   });
@@ -197,9 +185,7 @@ describe("writing one's own rows", () => {
       await tx`insert into sessions (id, account_id, title) values (${sessionId}, ${me}, 'mine')`;
       await tx`insert into chats (id, session_id) values (${chatId}, ${sessionId})`;
       await tx`insert into chat_messages (id, chat_id, role, parts)
-               values (${msg}, ${chatId}, 'user', ${
-        tx.json(uiMessage(msg, "user"))
-      })`;
+               values (${msg}, ${chatId}, 'user', ${tx.json(uiMessage(msg, "user"))})`;
       await tx`insert into chat_reads (account_id, chat_id) values (${me}, ${chatId})`;
     });
     const [row] = await sql`select seq from chat_messages where id = ${msg}`;
@@ -210,10 +196,7 @@ describe("writing one's own rows", () => {
     const e = await asUser(
       sql,
       a.accountId,
-      (tx) =>
-        tx`insert into workflow_runs (id, chat_id, started_at) values (${
-          id("run")
-        }, ${a.chat.id}, now())`,
+      (tx) => tx`insert into workflow_runs (id, chat_id, started_at) values (${id("run")}, ${a.chat.id}, now())`,
     ).catch((e) => e);
     expect(e.code).toBe("42501");
     const n = await asUser(
@@ -226,10 +209,7 @@ describe("writing one's own rows", () => {
     expect(n).toBe(0);
     await asServiceRole(
       sql,
-      (tx) =>
-        tx`insert into workflow_runs (id, chat_id, started_at) values (${
-          id("run")
-        }, ${a.chat.id}, now())`,
+      (tx) => tx`insert into workflow_runs (id, chat_id, started_at) values (${id("run")}, ${a.chat.id}, now())`,
     );
   });
 });

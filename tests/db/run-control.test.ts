@@ -2,13 +2,7 @@
 // ones, called the way the edge functions (and supabase.rpc on hosted Supabase) call them.
 import { describe, expect, it } from "vitest";
 import { asServiceRole, asUser, useTestDatabase } from "../support/db.ts";
-import {
-  id,
-  makeAccount,
-  makeChat,
-  makeSession,
-  uiMessage,
-} from "../support/factories.ts";
+import { id, makeAccount, makeChat, makeSession, uiMessage } from "../support/factories.ts";
 import { connect } from "../../scripts/local-stack/database.ts";
 
 const { sql, url } = await useTestDatabase();
@@ -60,8 +54,7 @@ const finish = (runId: string, chatId: string, status: string) =>
     chatId,
     status,
   );
-const runOf = async (chatId: string) =>
-  (await state(chatId)).active_stream_id as string;
+const runOf = async (chatId: string) => (await state(chatId)).active_stream_id as string;
 
 describe("a user message", () => {
   it("makes an idle chat pending, resets attempts and clears the last error, and wakes workers on chat_work", async () => {
@@ -83,8 +76,7 @@ describe("a user message", () => {
   it("to a pending chat keeps its place in the claim order; an assistant message never changes the status", async () => {
     const { accountId, chatId } = await ownedChat();
     await say(accountId, chatId);
-    const [before] =
-      await sql`select status_changed_at from chats where id = ${chatId}`;
+    const [before] = await sql`select status_changed_at from chats where id = ${chatId}`;
     await say(accountId, chatId);
     await asOwner(
       accountId,
@@ -92,8 +84,7 @@ describe("a user message", () => {
       chatId,
       uiMessage(id("a"), "assistant"),
     );
-    const [after] =
-      await sql`select status, status_changed_at from chats where id = ${chatId}`;
+    const [after] = await sql`select status, status_changed_at from chats where id = ${chatId}`;
     expect(after).toEqual({
       status: "pending",
       status_changed_at: before.status_changed_at,
@@ -165,19 +156,18 @@ describe("claim, heartbeat, finish", () => {
       await say(chat.accountId, chat.chatId);
       chats.push(chat.chatId);
     }
-    const claimed =
-      (await Promise.all(Array.from({ length: 8 }, async (_, w) => {
-        const mine: string[] = [];
-        for (;;) {
-          const { claims } = await asService(
-            "public.claim_chats($1, 3, $2)",
-            `w${w}`,
-            chats,
-          );
-          if (claims.length === 0) return mine;
-          mine.push(...claims.map((c: Json) => c.chat.id));
-        }
-      }))).flat();
+    const claimed = (await Promise.all(Array.from({ length: 8 }, async (_, w) => {
+      const mine: string[] = [];
+      for (;;) {
+        const { claims } = await asService(
+          "public.claim_chats($1, 3, $2)",
+          `w${w}`,
+          chats,
+        );
+        if (claims.length === 0) return mine;
+        mine.push(...claims.map((c: Json) => c.chat.id));
+      }
+    }))).flat();
     expect(claimed.sort()).toEqual([...chats].sort());
   });
 
@@ -228,8 +218,7 @@ describe("claim, heartbeat, finish", () => {
       heartbeat_at: null,
       attempts: 0,
     });
-    const history =
-      await sql`select id from chat_messages where chat_id = ${chatId} order by seq`;
+    const history = await sql`select id from chat_messages where chat_id = ${chatId} order by seq`;
     expect(history.map((r) => r.id)).toEqual(["first", "second", "third"]);
     expect(
       (await sql`select count(*)::int as n from chat_queued_messages where chat_id = ${chatId}`)[
@@ -346,8 +335,7 @@ describe("stale recovery", () => {
       last_error: "lease expired",
       active_stream_id: null,
     });
-    const statuses =
-      await sql`select status from workflow_runs where id = any(${runs})`;
+    const statuses = await sql`select status from workflow_runs where id = any(${runs})`;
     expect(statuses.map((r) => r.status)).toEqual([
       "failed",
       "failed",

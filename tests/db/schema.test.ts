@@ -19,8 +19,7 @@ const tables = [
 
 describe("the schema", () => {
   it("has exactly the tables of the migrations in public", async () => {
-    const rows =
-      await sql`select tablename from pg_tables where schemaname = 'public' order by 1`;
+    const rows = await sql`select tablename from pg_tables where schemaname = 'public' order by 1`;
     expect(rows.map((r) => r.tablename)).toEqual([...tables].sort());
   });
 
@@ -28,8 +27,7 @@ describe("the schema", () => {
     const rows = await sql`
       select table_name, column_name, data_type, is_nullable, column_default
         from information_schema.columns where table_schema = 'public'`;
-    const column = (t: string, c: string) =>
-      rows.find((r) => r.table_name === t && r.column_name === c);
+    const column = (t: string, c: string) => rows.find((r) => r.table_name === t && r.column_name === c);
     expect(column("sessions", "snapshot_size_bytes")?.data_type).toBe("bigint");
     expect(column("sessions", "global_skill_refs")).toMatchObject({
       data_type: "jsonb",
@@ -70,9 +68,7 @@ describe("the schema", () => {
         "timestamp with time zone",
       );
     }
-    const timestampsWithoutZone = rows.filter((r) =>
-      r.data_type === "timestamp without time zone"
-    );
+    const timestampsWithoutZone = rows.filter((r) => r.data_type === "timestamp without time zone");
     expect(timestampsWithoutZone).toEqual([]);
   });
 
@@ -111,8 +107,7 @@ describe("the schema", () => {
   });
 
   it("indexes messages by (chat_id, seq) and steps uniquely by (workflow_run_id, step_number)", async () => {
-    const rows =
-      await sql`select indexdef from pg_indexes where schemaname = 'public'`;
+    const rows = await sql`select indexdef from pg_indexes where schemaname = 'public'`;
     const defs = rows.map((r) => r.indexdef);
     expect(defs).toContainEqual(
       expect.stringMatching(
@@ -159,8 +154,7 @@ describe("the schema", () => {
   });
 
   it("records the migrations where the Supabase CLI records them", async () => {
-    const rows =
-      await sql`select version, name from supabase_migrations.schema_migrations order by version`;
+    const rows = await sql`select version, name from supabase_migrations.schema_migrations order by version`;
     expect(rows.length).toBeGreaterThanOrEqual(2);
     expect(rows[0]).toMatchObject({ name: "agent_chat_schema" });
     expect(rows.every((r) => /^\d{14}$/.test(r.version))).toBe(true);

@@ -3,13 +3,7 @@
 // gap that a later commit fills.
 import { expect, it } from "vitest";
 import { useTestDatabase } from "../support/db.ts";
-import {
-  id,
-  makeAccount,
-  makeChat,
-  makeSession,
-  uiMessage,
-} from "../support/factories.ts";
+import { id, makeAccount, makeChat, makeSession, uiMessage } from "../support/factories.ts";
 
 const { sql } = await useTestDatabase();
 
@@ -40,9 +34,7 @@ it("16 writers x 13 inserts into one chat get seq 1..208, visible only as a gapl
       const messageId = id("m");
       await sql.begin(async (tx) => {
         await tx`insert into chat_messages (id, chat_id, role, parts)
-                 values (${messageId}, ${chat.id}, 'user', ${
-          tx.json(uiMessage(messageId, "user"))
-        })`;
+                 values (${messageId}, ${chat.id}, 'user', ${tx.json(uiMessage(messageId, "user"))})`;
         await tx`select pg_sleep(${Math.random() / 500})`;
       });
     }
@@ -51,8 +43,7 @@ it("16 writers x 13 inserts into one chat get seq 1..208, visible only as a gapl
   const pagedBySeq = await reader;
 
   const total = writers * perWriter;
-  const rows =
-    await sql`select seq::int as seq from chat_messages where chat_id = ${chat.id} order by seq`;
+  const rows = await sql`select seq::int as seq from chat_messages where chat_id = ${chat.id} order by seq`;
   expect(rows.map((r) => r.seq)).toEqual(
     Array.from({ length: total }, (_, i) => i + 1),
   );

@@ -27,9 +27,7 @@ describe("updated_at", () => {
       chat_reads: tree.chat.id,
       workflow_runs: tree.run.id,
     }[table];
-    const [before] = await sql`select updated_at, created_at from ${
-      sql(table)
-    } where ${sql(key)} = ${keyValue!}`;
+    const [before] = await sql`select updated_at, created_at from ${sql(table)} where ${sql(key)} = ${keyValue!}`;
     await sql`select pg_sleep(0.002)`;
     const [after] = await sql.unsafe(
       `update public.${table} set ${set} where ${key} = $1 returning updated_at, created_at`,
@@ -49,8 +47,7 @@ describe("seq", () => {
     await sql.begin(async (tx) => {
       for (let i = 0; i < 3; i++) ids.push((await makeMessage(tx, chat.id)).id);
     });
-    const rows =
-      await sql`select id, seq, created_at from chat_messages where chat_id = ${chat.id} order by seq`;
+    const rows = await sql`select id, seq, created_at from chat_messages where chat_id = ${chat.id} order by seq`;
     expect(rows.map((r) => r.id)).toEqual(ids);
     expect(rows.map((r) => Number(r.seq))).toEqual([1, 2, 3]);
     expect(new Set(rows.map((r) => r.created_at.getTime())).size).toBe(1);
@@ -62,8 +59,7 @@ describe("seq", () => {
       insert into chat_messages (id, chat_id, role, parts, seq)
       values ('forged', ${chat.id}, 'user', '{"id":"forged","role":"user","parts":[]}', 1000) returning seq`;
     expect(row.seq).toBe("1");
-    const [c] =
-      await sql`select last_message_seq from chats where id = ${chat.id}`;
+    const [c] = await sql`select last_message_seq from chats where id = ${chat.id}`;
     expect(c.last_message_seq).toBe("1");
   });
 
@@ -79,8 +75,7 @@ describe("seq", () => {
     const chat = await makeChat(sql, tree.session.id);
     await sql`select pg_sleep(0.002)`;
     await makeMessage(sql, chat.id);
-    const [after] =
-      await sql`select updated_at from chats where id = ${chat.id}`;
+    const [after] = await sql`select updated_at from chats where id = ${chat.id}`;
     expect(after.updated_at.getTime()).toBeGreaterThan(
       chat.updated_at.getTime(),
     );

@@ -4,11 +4,9 @@ import { expect, it } from "vitest";
 import { withDeadline } from "../../functions/_shared/deadline.ts";
 
 /** Blocks this thread, as a long synchronous task or a paused process does. */
-const stall = (ms: number) =>
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+const stall = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 const expired = () => new Error("expired");
-const after = <T>(ms: number, value: T) =>
-  new Promise<T>((resolve) => setTimeout(() => resolve(value), ms));
+const after = <T>(ms: number, value: T) => new Promise<T>((resolve) => setTimeout(() => resolve(value), ms));
 
 it("an answer that arrived while the loop was stalled wins over the deadline", async () => {
   // Wall clock: the deadline (200 ms) is due before the answer (250 ms), and both are overdue when the

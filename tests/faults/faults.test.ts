@@ -3,10 +3,7 @@
 // half-written.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { userJwt } from "../support/functions.ts";
-import {
-  type ThrowawayStack,
-  throwawayStack,
-} from "../../scripts/local-stack/throwaway.ts";
+import { type ThrowawayStack, throwawayStack } from "../../scripts/local-stack/throwaway.ts";
 
 let stack: ThrowawayStack;
 let token: string;
@@ -171,16 +168,12 @@ describe("PostgreSQL stopped while requests are in flight", () => {
     const statuses = new Set(outcomes.map((o) => o.status));
     expect([...statuses].sort()).toEqual([201, 503]);
     expect(
-      outcomes.filter((o) => o.status === 503).every((o) =>
-        o.retryAfter === "1"
-      ),
+      outcomes.filter((o) => o.status === 503).every((o) => o.retryAfter === "1"),
     ).toBe(true);
     expect(Math.max(...outcomes.map((o) => o.ms))).toBeLessThan(5000);
     expect(sawCreatedAfterRestart.value).toBe(true);
 
-    const stored = await stack.sql`select id from chat_messages where id in ${
-      stack.sql(acknowledged)
-    }`;
+    const stored = await stack.sql`select id from chat_messages where id in ${stack.sql(acknowledged)}`;
     expect(stored.length).toBe(acknowledged.length);
     await chatsAreWhole();
   });

@@ -3,10 +3,7 @@
 // answered them all meanwhile, so when the process runs again every client gets its 201: no 503,
 // and the circuit breaker stays closed.
 import { afterAll, beforeAll, expect, it } from "vitest";
-import {
-  type ThrowawayStack,
-  throwawayStack,
-} from "../../scripts/local-stack/throwaway.ts";
+import { type ThrowawayStack, throwawayStack } from "../../scripts/local-stack/throwaway.ts";
 import { uiMessage } from "../support/factories.ts";
 import { userJwt } from "../support/functions.ts";
 

@@ -1,13 +1,6 @@
 // append-message through the real Deno server, called with supabase-js.
 import { describe, expect, it } from "vitest";
-import {
-  invoke,
-  newUser,
-  storedRow,
-  uid,
-  useFunctionsDatabase,
-  userWithChat,
-} from "../support/functions.ts";
+import { invoke, newUser, storedRow, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
 import { uiMessage } from "../support/factories.ts";
 
 const sql = useFunctionsDatabase();
@@ -34,8 +27,7 @@ describe("user messages", () => {
     });
     const [chat] = await sql`select title from chats where id = ${user.chatId}`;
     expect(chat.title).toBe("Please refactor the parser so that it streams");
-    const [row] =
-      await sql`select parts from chat_messages where id = ${message.id}`;
+    const [row] = await sql`select parts from chat_messages where id = ${message.id}`;
     expect(row.parts).toEqual(message);
     expect(body.message).toEqual(
       await storedRow(sql, "chat_messages", message.id),
@@ -58,8 +50,7 @@ describe("user messages", () => {
       created: false,
       message: { id: message.id, seq: 1, parts: message },
     });
-    const [{ n }] =
-      await sql`select count(*)::int as n from chat_messages where id = ${message.id}`;
+    const [{ n }] = await sql`select count(*)::int as n from chat_messages where id = ${message.id}`;
     expect(n).toBe(1);
   });
 
@@ -127,8 +118,7 @@ describe("assistant messages", () => {
       status: 201,
       body: { created: true, message: { seq: 2 } },
     });
-    const [afterInsert] =
-      await sql`select last_assistant_message_at, updated_at from chats where id = ${user.chatId}`;
+    const [afterInsert] = await sql`select last_assistant_message_at, updated_at from chats where id = ${user.chatId}`;
     expect(afterInsert.last_assistant_message_at).not.toBeNull();
 
     const second = await invoke(user.client, "append-message", {
@@ -142,8 +132,7 @@ describe("assistant messages", () => {
     const rows = await sql`select parts from chat_messages where id = ${id}`;
     expect(rows.length).toBe(1);
     expect(rows[0].parts).toEqual(uiMessage(id, "assistant", "step two"));
-    const [afterReplace] =
-      await sql`select updated_at from chats where id = ${user.chatId}`;
+    const [afterReplace] = await sql`select updated_at from chats where id = ${user.chatId}`;
     expect(afterReplace.updated_at.getTime()).toBeGreaterThan(
       afterInsert.updated_at.getTime(),
     );
@@ -175,8 +164,7 @@ describe("ownership", () => {
       message: uiMessage(uid("m"), "user", "intrusion"),
     });
     expect(status).toBe(404);
-    const [{ n }] =
-      await sql`select count(*)::int as n from chat_messages where chat_id = ${owner.chatId}`;
+    const [{ n }] = await sql`select count(*)::int as n from chat_messages where chat_id = ${owner.chatId}`;
     expect(n).toBe(0);
   });
 });
@@ -199,8 +187,7 @@ describe("under concurrency", () => {
       }
     }));
     expect(statuses.filter((s) => s !== 201)).toEqual([]);
-    const rows =
-      await sql`select seq::int as seq from chat_messages where chat_id = ${user.chatId} order by seq`;
+    const rows = await sql`select seq::int as seq from chat_messages where chat_id = ${user.chatId} order by seq`;
     expect(rows.length).toBe(800);
     expect(rows.map((r) => r.seq)).toEqual(
       Array.from({ length: 800 }, (_, i) => i + 1),
@@ -222,8 +209,7 @@ describe("under concurrency", () => {
     );
     expect(results.filter((r) => r.status >= 300)).toEqual([]);
     expect(results.filter((r) => r.status === 201).length).toBe(10);
-    const rows =
-      await sql`select id, seq::int as seq from chat_messages where chat_id = ${user.chatId}`;
+    const rows = await sql`select id, seq::int as seq from chat_messages where chat_id = ${user.chatId}`;
     expect(rows.map((r) => r.id).sort()).toEqual([...ids].sort());
     expect(new Set(rows.map((r) => r.seq)).size).toBe(10);
     // Every answer for one id carries the seq that was stored.

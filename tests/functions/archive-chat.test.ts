@@ -1,11 +1,6 @@
 // archive-chat through the real Deno server, called with supabase-js.
 import { describe, expect, it } from "vitest";
-import {
-  invoke,
-  newUser,
-  useFunctionsDatabase,
-  userWithChat,
-} from "../support/functions.ts";
+import { invoke, newUser, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
 
 const sql = useFunctionsDatabase();
 const archivedAt = async (chatId: string) =>

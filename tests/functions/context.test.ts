@@ -213,8 +213,7 @@ describe("pin-context", () => {
       updated: [],
       removed: [skill.source],
     });
-    const rows =
-      await sql`select source, body from chat_context_resources where chat_id = ${user.chatId}`;
+    const rows = await sql`select source, body from chat_context_resources where chat_id = ${user.chatId}`;
     expect(rows).toEqual([{ source: agents.source, body: agents.body }]);
   });
 
@@ -249,8 +248,7 @@ describe("pin-context", () => {
     });
     expect(status, JSON.stringify(body)).toBe(200);
     expect(body.added.sort()).toEqual([...names].sort());
-    const rows =
-      await sql`select source, body from chat_context_resources where chat_id = ${user.chatId}`;
+    const rows = await sql`select source, body from chat_context_resources where chat_id = ${user.chatId}`;
     expect(rows.map((r) => r.body).sort()).toEqual(
       names.map((n) => `${n} v2`).sort(),
     );

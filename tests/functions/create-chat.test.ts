@@ -1,15 +1,7 @@
 // create-chat through the real Deno server, called with supabase-js.
 import { describe, expect, it } from "vitest";
 import { createChatResponse } from "../../functions/_shared/schemas.ts";
-import {
-  invoke,
-  newUser,
-  service,
-  storedRow,
-  uid,
-  useFunctionsDatabase,
-  userWithChat,
-} from "../support/functions.ts";
+import { invoke, newUser, service, storedRow, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
 
 const sql = useFunctionsDatabase();
 
@@ -87,8 +79,7 @@ describe("create-chat with a new session", () => {
       created: false,
       chat: { id: request.chat.id },
     });
-    const [{ n }] =
-      await sql`select count(*)::int as n from sessions where account_id = ${user.accountId}`;
+    const [{ n }] = await sql`select count(*)::int as n from sessions where account_id = ${user.accountId}`;
     expect(n).toBe(1);
   });
 
@@ -101,8 +92,7 @@ describe("create-chat with a new session", () => {
     });
     expect(status).toBe(409);
     expect(body).toMatchObject({ error: { code: "conflict" } });
-    const [s] =
-      await sql`select title, account_id from sessions where id = ${owner.sessionId}`;
+    const [s] = await sql`select title, account_id from sessions where id = ${owner.sessionId}`;
     expect(s).toEqual({ title: "Test session", account_id: owner.accountId });
   });
 
@@ -180,8 +170,7 @@ describe("create-chat in an existing session", () => {
     // The same answer either way: a 404 never reveals that someone else's session exists.
     expect(theirs.body).toMatchObject({ error: { code: "not_found" } });
     expect(nowhere.body).toMatchObject({ error: { code: "not_found" } });
-    const [{ n }] =
-      await sql`select count(*)::int as n from chats where session_id = ${owner.sessionId}`;
+    const [{ n }] = await sql`select count(*)::int as n from chats where session_id = ${owner.sessionId}`;
     expect(n).toBe(1);
   });
 });

@@ -267,8 +267,7 @@ describe("400 messages name the field and what to send", () => {
     expectError(response, 400);
     expect(response.body).toMatchObject({
       error: {
-        message:
-          "chat_id must be a string, not 1 (and 4 more, listed in details)",
+        message: "chat_id must be a string, not 1 (and 4 more, listed in details)",
         details: [
           { path: "chat_id", message: "must be a string, not 1" },
           { path: "message.id", message: "is required: send a string" },
@@ -291,9 +290,7 @@ describe("401: who is calling", () => {
   it("refuses missing, malformed, expired, forged and anonymous tokens, writing nothing", async () => {
     const { accountId, chatId } = await userWithChat();
     for (const { name, authorization } of await tokenAttacks(accountId)) {
-      const headers = authorization
-        ? { Authorization: authorization }
-        : undefined;
+      const headers = authorization ? { Authorization: authorization } : undefined;
       const response = await post("append-message", {
         headers,
         body: appendBody(chatId),
@@ -412,8 +409,7 @@ describe("503: the database is unreachable", () => {
     const server = await serveFunctions({
       PORT: String(port),
       SUPABASE_URL: `http://127.0.0.1:${port}`,
-      SUPABASE_DB_URL:
-        `postgresql://postgres:postgres@127.0.0.1:${deadDb}/postgres`,
+      SUPABASE_DB_URL: `postgresql://postgres:postgres@127.0.0.1:${deadDb}/postgres`,
       DB_CONNECT_TIMEOUT_S: "2",
     }, (line) => lines.push(line));
     try {
@@ -477,9 +473,7 @@ describe("logs", () => {
     await post("log-workflow-step", { token: serviceRoleKey, body: "{" });
     await new Promise((resolve) => setTimeout(resolve, 100));
     const log = readFileSync(inject("functionsLogFile"), "utf8");
-    const lines = log.split("\n").filter((line) =>
-      line && !line.startsWith("functions listening")
-    )
+    const lines = log.split("\n").filter((line) => line && !line.startsWith("functions listening"))
       .map((line) => JSON.parse(line));
     expect(lines.find((l) => l.request_id === requestId)).toMatchObject({
       fn: "append-message",

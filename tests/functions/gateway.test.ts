@@ -1,16 +1,12 @@
 // The local gateway (scripts/local-stack/functions-gateway.ts): what it answers for the Supabase
 // services the local stack does not have, and how long it lets a client hold a connection open.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type FunctionsServer,
-  serveFunctions,
-} from "../../scripts/local-stack/functions-server.ts";
+import { type FunctionsServer, serveFunctions } from "../../scripts/local-stack/functions-server.ts";
 import { freePort } from "../../scripts/local-stack/throwaway.ts";
 import { apiUrl, newUser, userJwt } from "../support/functions.ts";
 import { head, rawSocket } from "../support/raw-http.ts";
 
-const functionNames =
-  /\/functions\/v1\/<name>.*append-message.*create-chat.*log-workflow-step.*mark-read/;
+const functionNames = /\/functions\/v1\/<name>.*append-message.*create-chat.*log-workflow-step.*mark-read/;
 
 describe("paths the local stack does not serve", () => {
   it("supabase-js table and RPC calls get an error that says the stack serves /functions/v1/<name> only", async () => {
@@ -91,8 +87,7 @@ describe("connection limits", () => {
     gateway = await serveFunctions({
       PORT: String(port),
       SUPABASE_URL: url,
-      SUPABASE_DB_URL:
-        `postgresql://postgres:postgres@127.0.0.1:${await freePort()}/postgres`,
+      SUPABASE_DB_URL: `postgresql://postgres:postgres@127.0.0.1:${await freePort()}/postgres`,
       GATEWAY_HEADER_TIMEOUT_MS: String(limits.header),
       GATEWAY_IDLE_TIMEOUT_MS: String(limits.idle),
       REQUEST_BODY_TIMEOUT_MS: String(limits.body),
@@ -100,8 +95,7 @@ describe("connection limits", () => {
   });
   afterAll(() => gateway?.stop());
 
-  const sleep = (ms: number) =>
-    new Promise((resolve) => setTimeout(resolve, ms));
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const expectClosedNear = (ms: number, limit: number) => {
     expect(ms).toBeGreaterThanOrEqual(limit - 50);
     expect(ms).toBeLessThan(limit + 900);

@@ -101,10 +101,8 @@ describe("functions/", () => {
           continue;
         }
         const target = path.resolve(path.dirname(file), specifier);
-        const fromFunction =
-          path.relative(functionsDir, file).split(path.sep)[0];
-        const toFunction =
-          path.relative(functionsDir, target).split(path.sep)[0];
+        const fromFunction = path.relative(functionsDir, file).split(path.sep)[0];
+        const toFunction = path.relative(functionsDir, target).split(path.sep)[0];
         if (!target.startsWith(projectRoot + path.sep)) {
           problems.push(`${relative}: ${specifier} leaves the project`);
         } else if (!existsSync(target)) {

@@ -1,18 +1,10 @@
 // log-workflow-step through the real Deno server, called with supabase-js as the agent backend.
 import { describe, expect, it } from "vitest";
-import {
-  invoke,
-  service,
-  storedRow,
-  uid,
-  useFunctionsDatabase,
-  userWithChat,
-} from "../support/functions.ts";
+import { invoke, service, storedRow, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
 
 const sql = useFunctionsDatabase();
 
-const t = (seconds: number) =>
-  new Date(Date.UTC(2026, 0, 1, 0, 0, 0) + seconds * 1000).toISOString();
+const t = (seconds: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, 0) + seconds * 1000).toISOString();
 const step = (n: number, from: number, to: number, reason = "tool-calls") => ({
   step_number: n,
   started_at: t(from),
@@ -69,8 +61,7 @@ describe("log-workflow-step", () => {
       step_number: 2,
       recorded: true,
     }]);
-    const [{ n }] =
-      await sql`select count(*)::int as n from workflow_run_steps where workflow_run_id = ${run.id}`;
+    const [{ n }] = await sql`select count(*)::int as n from workflow_run_steps where workflow_run_id = ${run.id}`;
     expect(n).toBe(2);
   });
 
@@ -165,8 +156,7 @@ describe("log-workflow-step", () => {
       run,
       finish: { status: "completed", finished_at: t(1) },
     });
-    const [chat] =
-      await sql`select status, active_stream_id, runner_id from chats where id = ${chatId}`;
+    const [chat] = await sql`select status, active_stream_id, runner_id from chats where id = ${chatId}`;
     expect(chat).toEqual({
       status: "idle",
       active_stream_id: null,

@@ -1,12 +1,6 @@
 // mark-read through the real Deno server, called with supabase-js.
 import { describe, expect, it } from "vitest";
-import {
-  invoke,
-  newUser,
-  service,
-  useFunctionsDatabase,
-  userWithChat,
-} from "../support/functions.ts";
+import { invoke, newUser, service, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
 
 const sql = useFunctionsDatabase();
 
@@ -23,8 +17,7 @@ describe("mark-read", () => {
       account_id: user.accountId,
     });
     expect(Date.parse(body.last_read_at)).toBeGreaterThanOrEqual(before - 1000);
-    const [row] =
-      await sql`select last_read_at from chat_reads where chat_id = ${user.chatId}`;
+    const [row] = await sql`select last_read_at from chat_reads where chat_id = ${user.chatId}`;
     expect(row.last_read_at.toISOString()).toBe(
       new Date(body.last_read_at).toISOString(),
     );
@@ -72,13 +65,10 @@ describe("mark-read", () => {
     );
     const shuffled = [...times].sort(() => Math.random() - 0.5);
     const results = await Promise.all(
-      shuffled.map((read_at) =>
-        invoke(user.client, "mark-read", { chat_id: user.chatId, read_at })
-      ),
+      shuffled.map((read_at) => invoke(user.client, "mark-read", { chat_id: user.chatId, read_at })),
     );
     expect(results.every((r) => r.status === 200)).toBe(true);
-    const [row] =
-      await sql`select last_read_at from chat_reads where chat_id = ${user.chatId}`;
+    const [row] = await sql`select last_read_at from chat_reads where chat_id = ${user.chatId}`;
     expect(row.last_read_at.toISOString()).toBe(times.at(-1));
   });
 

@@ -13,8 +13,7 @@ import { projectRoot } from "../../scripts/local-stack/config.ts";
 import { freePort } from "../../scripts/local-stack/throwaway.ts";
 import { apiUrl, clientWith, userJwt } from "../support/functions.ts";
 
-const shared = (file: string) =>
-  pathToFileURL(path.join(projectRoot, "functions/_shared", file)).href;
+const shared = (file: string) => pathToFileURL(path.join(projectRoot, "functions/_shared", file)).href;
 const source = `
 import { z } from "zod";
 import { operation } from "${shared("operation.ts")}";
@@ -109,8 +108,7 @@ async function get(
   };
 }
 
-const message = (response: { body?: { error?: { message?: string } } }) =>
-  response.body?.error?.message;
+const message = (response: { body?: { error?: { message?: string } } }) => response.body?.error?.message;
 
 it("parses the query string with the schema: numbers coerced from text, defaults applied", async () => {
   expect((await get("?chat_id=c1&limit=5")).body).toEqual({

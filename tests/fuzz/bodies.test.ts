@@ -129,8 +129,7 @@ const valid = (): Record<Fn, Record<string, unknown>> => ({
 // Every string field of every function filled with hostile strings. Ids get a prefix unique to the
 // run, so each body is new; references name the user's own chat or session, or a hostile id.
 const text = (maxLength = 200) => hostileString({ maxLength });
-const nonEmpty = (maxLength = 200) =>
-  hostileString({ minLength: 1, maxLength });
+const nonEmpty = (maxLength = 200) => hostileString({ minLength: 1, maxLength });
 const freshId = nonEmpty().map((tail) => `${uid("h")}-${tail}`);
 const reference = (own: () => string) =>
   fc.oneof(

@@ -2,11 +2,7 @@
 // CLI project work unchanged.
 import { jwtVerify } from "jose";
 import { expect, it } from "vitest";
-import {
-  apiKeys,
-  jwtSecret,
-  userJwt,
-} from "../../scripts/local-stack/config.ts";
+import { apiKeys, jwtSecret, userJwt } from "../../scripts/local-stack/config.ts";
 
 it("prints the Supabase CLI's own local anon and service_role keys", async () => {
   const { anonKey, serviceRoleKey } = await apiKeys();

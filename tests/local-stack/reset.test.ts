@@ -51,8 +51,7 @@ it("a database bootstrapped by an older version of the stack is brought up to da
     expect(await prepareDatabase(url.toString(), { seed: true })).toMatchObject(
       { bootstrapped: false, seeded: true },
     );
-    const tables =
-      await sql`select tablename from pg_publication_tables where pubname = 'supabase_realtime'`;
+    const tables = await sql`select tablename from pg_publication_tables where pubname = 'supabase_realtime'`;
     expect(tables.length).toBe(2);
   } finally {
     await sql.end();

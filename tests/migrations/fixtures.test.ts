@@ -18,8 +18,7 @@ import {
 import { asUser } from "../support/db.ts";
 
 const fixturesDir = path.join(import.meta.dirname, "fixtures");
-const fixtureOf = (migration: Migration) =>
-  path.join(fixturesDir, `${migration.version}_${migration.name}.sql`);
+const fixtureOf = (migration: Migration) => path.join(fixturesDir, `${migration.version}_${migration.name}.sql`);
 
 const url = Object.assign(new URL(inject("clusterUrl")), {
   pathname: `/fixtures_${process.pid}`,
@@ -28,18 +27,14 @@ const sql = connect(url);
 afterAll(async () => {
   await sql.end();
   const admin = connect(inject("clusterUrl"));
-  await admin`drop database if exists ${
-    admin(new URL(url).pathname.slice(1))
-  } with (force)`;
+  await admin`drop database if exists ${admin(new URL(url).pathname.slice(1))} with (force)`;
   await admin.end();
 });
 
 it("every migration has a fixture, and every fixture a migration", async () => {
   const migrations = await listMigrations();
   expect(
-    migrations.filter((m) => !existsSync(fixtureOf(m))).map((m) =>
-      path.basename(m.file)
-    ),
+    migrations.filter((m) => !existsSync(fixtureOf(m))).map((m) => path.basename(m.file)),
     "missing fixtures",
   )
     .toEqual([]);
@@ -57,9 +52,7 @@ describe("the migrations applied one by one, each followed by its fixture", () =
     await tx.unsafe(await readFile(fixtureOf(migration), "utf8")).simple()
       .catch((error) => {
         throw new Error(
-          `fixture ${
-            path.basename(fixtureOf(migration))
-          } failed: ${error.message}`,
+          `fixture ${path.basename(fixtureOf(migration))} failed: ${error.message}`,
           { cause: error },
         );
       });
@@ -159,10 +152,9 @@ describe("the migrations applied one by one, each followed by its fixture", () =
       shown: (await tx`select public.list_chats() as page`)[0].page.chats.map((
         c: { id: string },
       ) => c.id).sort(),
-      all:
-        (await tx`select public.list_chats(include_archived => true) as page`)[
-          0
-        ].page.chats.length,
+      all: (await tx`select public.list_chats(include_archived => true) as page`)[
+        0
+      ].page.chats.length,
     }));
     expect(listed).toEqual({ shown: ["fx-chat-bob-1"], all: 2 });
   });
@@ -210,8 +202,7 @@ describe("the migrations applied one by one, each followed by its fixture", () =
       select array_agg(m.revision::int order by m.seq) as revisions from chat_messages m
        where m.chat_id = 'fx-chat-alice-1' and m.seq <= 4`;
     expect(alice.revisions).toEqual([1, 2, 3, 4]);
-    const [dave] =
-      await sql`select revision::int from chats where id = 'fx-chat-dave-2'`;
+    const [dave] = await sql`select revision::int from chats where id = 'fx-chat-dave-2'`;
     const daveMessages = await sql`
       select id, revision::int from chat_messages where id like 'fx-msg-dave-2-rf_' order by id`;
     // The reply's rewrite took a revision after the question's; the read marker took the last one.
@@ -258,11 +249,9 @@ describe("the migrations applied one by one, each followed by its fixture", () =
       await tx`select set_config('role', 'service_role', true)`;
       await tx`select public.recover_stale_chats('0 seconds')`;
     });
-    const [erin] =
-      await sql`select status, last_error from chats where id = 'fx-chat-erin-2'`;
+    const [erin] = await sql`select status, last_error from chats where id = 'fx-chat-erin-2'`;
     expect(erin).toEqual({ status: "pending", last_error: "lease expired" });
-    const [run] =
-      await sql`select status from workflow_runs where id = 'fx-run-erin-streaming'`;
+    const [run] = await sql`select status from workflow_runs where id = 'fx-run-erin-streaming'`;
     expect(run.status).toBe("failed");
   });
 });

@@ -7,8 +7,7 @@ import path from "node:path";
 import { expect, it } from "vitest";
 import { projectRoot } from "../../scripts/local-stack/config.ts";
 
-const git = (...args: string[]) =>
-  execFileSync("git", args, { cwd: projectRoot, encoding: "utf8" });
+const git = (...args: string[]) => execFileSync("git", args, { cwd: projectRoot, encoding: "utf8" });
 
 it("no committed migration was modified, renamed or deleted", () => {
   expect(

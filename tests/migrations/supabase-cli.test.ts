@@ -2,17 +2,8 @@
 // applies our migrations to a Supabase-shaped database with the same result as the local stack's
 // migrator, and reads the local stack's migration history as its own.
 import { afterAll, expect, inject, it } from "vitest";
-import {
-  bootstrap,
-  connect,
-  listMigrations,
-  recreateDatabase,
-  type Sql,
-} from "../../scripts/local-stack/database.ts";
-import {
-  remote,
-  supabaseCli as supabase,
-} from "../../scripts/local-stack/supabase-cli.ts";
+import { bootstrap, connect, listMigrations, recreateDatabase, type Sql } from "../../scripts/local-stack/database.ts";
+import { remote, supabaseCli as supabase } from "../../scripts/local-stack/supabase-cli.ts";
 const databaseUrl = (name: string) =>
   Object.assign(new URL(inject("clusterUrl")), { pathname: `/${name}` })
     .toString();
@@ -20,9 +11,7 @@ const databaseUrl = (name: string) =>
 const cliUrl = databaseUrl(`cli_${process.pid}`);
 afterAll(async () => {
   const admin = connect(inject("clusterUrl"));
-  await admin`drop database if exists ${
-    admin(new URL(cliUrl).pathname.slice(1))
-  } with (force)`;
+  await admin`drop database if exists ${admin(new URL(cliUrl).pathname.slice(1))} with (force)`;
   await admin.end();
 });
 
@@ -64,9 +53,8 @@ it("`supabase migration up` builds the same schema as the local stack", async ()
     expect(stdout + stderr).toMatch(
       /Applying migration 20261123190000_agent_chat_schema\.sql/,
     );
-    const versions =
-      (await cli`select version from supabase_migrations.schema_migrations order by 1`)
-        .map((r) => r.version);
+    const versions = (await cli`select version from supabase_migrations.schema_migrations order by 1`)
+      .map((r) => r.version);
     expect(versions).toEqual((await listMigrations()).map((m) => m.version));
     const built = await fingerprint(template);
     expect(built.length).toBeGreaterThan(100);

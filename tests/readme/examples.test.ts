@@ -17,10 +17,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { projectRoot } from "../../scripts/local-stack/config.ts";
 import { seed } from "../../scripts/local-stack/database.ts";
-import {
-  type ThrowawayStack,
-  throwawayStack,
-} from "../../scripts/local-stack/throwaway.ts";
+import { type ThrowawayStack, throwawayStack } from "../../scripts/local-stack/throwaway.ts";
 
 interface Block {
   lang: string;
@@ -75,9 +72,7 @@ const setupOf = (lang: string) => {
   return found[0];
 };
 const shSetup = setupOf("sh"), tsSetup = setupOf("ts");
-const examples = blocks.filter((block) =>
-  languages[block.lang]?.runs && !isSetup(block)
-);
+const examples = blocks.filter((block) => languages[block.lang]?.runs && !isSetup(block));
 
 let stack: ThrowawayStack;
 let workDir: string;
@@ -107,14 +102,11 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv) {
         args,
         { cwd: projectRoot, env, timeout: 30_000 },
         (error, stdout, stderr) => {
-          const code = error
-            ? (typeof error.code === "number" ? error.code : -1)
-            : 0;
+          const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
           resolve({
             code,
             stdout,
-            output:
-              `exit ${code}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`,
+            output: `exit ${code}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`,
           });
         },
       );
@@ -127,8 +119,7 @@ const bash = (script: string, env: NodeJS.ProcessEnv) =>
 
 /** Runs the shell setup and returns the environment it leaves, checking each export is non-empty. */
 async function runShellSetup(): Promise<NodeJS.ProcessEnv> {
-  const printEnv =
-    `"${process.execPath}" -e 'process.stdout.write(JSON.stringify(process.env))'`;
+  const printEnv = `"${process.execPath}" -e 'process.stdout.write(JSON.stringify(process.env))'`;
   const result = await bash(`${shSetup.code}\n${printEnv}`, process.env);
   expect(result.code, result.output).toBe(0);
   const env = JSON.parse(result.stdout) as NodeJS.ProcessEnv;
@@ -139,8 +130,7 @@ async function runShellSetup(): Promise<NodeJS.ProcessEnv> {
   return env;
 }
 
-const tsFile = (block: Block) =>
-  localize(`${tsSetup.code}\n// README.md:${block.line}\n${block.code}`);
+const tsFile = (block: Block) => localize(`${tsSetup.code}\n// README.md:${block.line}\n${block.code}`);
 
 beforeAll(async () => {
   stack = await throwawayStack();
@@ -164,9 +154,7 @@ it("every code block names a known language and flags, and there are examples to
       !languages[lang] ||
       flags.some((flag) => !languages[lang].flags.includes(flag))
     )
-    .map(({ lang, flags, line }) =>
-      `README.md:${line}: \`\`\`${[lang, ...flags].join(" ")}`
-    );
+    .map(({ lang, flags, line }) => `README.md:${line}: \`\`\`${[lang, ...flags].join(" ")}`);
   expect(unknown, `fence languages: ${Object.keys(languages).join(", ")}`)
     .toEqual([]);
   expect(examples.filter((block) => block.lang === "sh").length)
@@ -212,9 +200,7 @@ for (const pass of [1, 2]) {
       });
 
       for (const block of examples) {
-        const name = `${block.heading}: README.md:${block.line} (${
-          [block.lang, ...block.flags].join(" ")
-        })`;
+        const name = `${block.heading}: README.md:${block.line} (${[block.lang, ...block.flags].join(" ")})`;
         it(name, async () => {
           if (block.lang === "ts") {
             const file = path.join(

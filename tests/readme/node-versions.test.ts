@@ -10,8 +10,7 @@ import semver from "semver";
 import { describe, expect, it } from "vitest";
 import { projectRoot } from "../../scripts/local-stack/config.ts";
 
-const read = (file: string) =>
-  readFileSync(path.join(projectRoot, file), "utf8");
+const read = (file: string) => readFileSync(path.join(projectRoot, file), "utf8");
 const supported: string = JSON.parse(read("package.json")).engines.node;
 const lock = JSON.parse(read("package-lock.json")) as {
   packages: Record<string, { version?: string; engines?: { node?: string } }>;
@@ -25,12 +24,8 @@ describe("supported Node versions", () => {
 
   it("are accepted by every locked package", () => {
     const refusing = Object.entries(lock.packages)
-      .filter(([, entry]) =>
-        entry.engines?.node && !semver.subset(supported, entry.engines.node)
-      )
-      .map(([where, entry]) =>
-        `${where}@${entry.version} requires node ${entry.engines!.node}`
-      );
+      .filter(([, entry]) => entry.engines?.node && !semver.subset(supported, entry.engines.node))
+      .map(([where, entry]) => `${where}@${entry.version} requires node ${entry.engines!.node}`);
     expect(refusing).toEqual([]);
   });
 

@@ -7,12 +7,7 @@ import { expect, it } from "vitest";
 import { literal } from "../../functions/_shared/call-text.ts";
 import { useTestDatabase } from "../support/db.ts";
 import { uiMessage } from "../support/factories.ts";
-import {
-  post,
-  uid,
-  useFunctionsDatabase,
-  userWithChat,
-} from "../support/functions.ts";
+import { post, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
 import { hostileString } from "../support/hostile.ts";
 import { soak } from "../support/soak.ts";
 

@@ -4,14 +4,7 @@
 // another stranger holds, and carries nothing of the owner's.
 import { beforeAll, expect, it } from "vitest";
 import { uiMessage } from "../support/factories.ts";
-import {
-  type FunctionName,
-  invoke,
-  type Outcome,
-  uid,
-  type UserWithChat,
-  userWithChat,
-} from "../support/functions.ts";
+import { type FunctionName, invoke, type Outcome, uid, type UserWithChat, userWithChat } from "../support/functions.ts";
 
 let a: UserWithChat, b: UserWithChat, stranger: UserWithChat;
 let bSecondChat: string;

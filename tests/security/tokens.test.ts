@@ -1,12 +1,6 @@
 // Token attacks against every operation: each is refused with 401 and writes nothing.
 import { beforeAll, expect, it } from "vitest";
-import {
-  post,
-  uid,
-  useFunctionsDatabase,
-  type UserWithChat,
-  userWithChat,
-} from "../support/functions.ts";
+import { post, uid, useFunctionsDatabase, type UserWithChat, userWithChat } from "../support/functions.ts";
 import { everythingOf } from "../support/snapshot.ts";
 import { tokenAttacks } from "../support/tokens.ts";
 
@@ -41,9 +35,7 @@ it("every token attack on every operation gets 401 and writes nothing", async ()
   expect(attacks.length).toBeGreaterThanOrEqual(20);
   for (const { name, authorization } of attacks) {
     for (const [fn, body] of Object.entries(bodies())) {
-      const headers = authorization
-        ? { Authorization: authorization }
-        : undefined;
+      const headers = authorization ? { Authorization: authorization } : undefined;
       const response = await post(fn, { headers, body: JSON.stringify(body) });
       expect(response.status, `${name} on ${fn}`).toBe(401);
       expect(response.body).toMatchObject({ error: { code: "unauthorized" } });

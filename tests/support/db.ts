@@ -2,11 +2,7 @@
 // template; identities are applied exactly as Supabase's REST layer applies them.
 import { randomUUID } from "node:crypto";
 import { afterAll, inject } from "vitest";
-import {
-  connect,
-  type Sql,
-  type Tx,
-} from "../../scripts/local-stack/database.ts";
+import { connect, type Sql, type Tx } from "../../scripts/local-stack/database.ts";
 
 export type { Sql, Tx };
 
@@ -15,9 +11,7 @@ export async function useTestDatabase(): Promise<{ sql: Sql; url: string }> {
   const cluster = inject("clusterUrl");
   const name = `test_${randomUUID().replaceAll("-", "")}`;
   const admin = connect(cluster);
-  await admin`create database ${admin(name)} template ${
-    admin(inject("templateDatabase"))
-  }`;
+  await admin`create database ${admin(name)} template ${admin(inject("templateDatabase"))}`;
   const url = new URL(cluster);
   url.pathname = `/${name}`;
   const sql = connect(url.toString(), { max: 20 });
@@ -79,10 +73,7 @@ export function call<T = any>(
   query: string,
   ...args: unknown[]
 ): Promise<T> {
-  const run = (tx: Tx) =>
-    tx.unsafe(`select ${query} as r`, args as never[]).then((rows) =>
-      rows[0].r as T
-    );
+  const run = (tx: Tx) => tx.unsafe(`select ${query} as r`, args as never[]).then((rows) => rows[0].r as T);
   return accountId ? asUser(sql, accountId, run) : asServiceRole(sql, run);
 }
 

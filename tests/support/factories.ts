@@ -5,8 +5,7 @@ import type { Sql, Tx } from "./db.ts";
 export const id = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 
 export async function makeAccount(sql: Sql): Promise<string> {
-  const [row] =
-    await sql`insert into accounts (id) values (${randomUUID()}) returning id`;
+  const [row] = await sql`insert into accounts (id) values (${randomUUID()}) returning id`;
   return row.id;
 }
 
@@ -33,9 +32,7 @@ export async function makeChat(
   sessionId: string,
   fields: Record<string, unknown> = {},
 ) {
-  const [row] = await sql`insert into chats ${
-    sql({ id: id("chat"), session_id: sessionId, ...fields })
-  } returning *`;
+  const [row] = await sql`insert into chats ${sql({ id: id("chat"), session_id: sessionId, ...fields })} returning *`;
   return row;
 }
 
@@ -56,9 +53,7 @@ export async function makeMessage(
   const messageId = id("msg");
   const [row] = await sql`
     insert into chat_messages (id, chat_id, role, parts)
-    values (${messageId}, ${chatId}, ${role}, ${
-    sql.json(uiMessage(messageId, role, text))
-  })
+    values (${messageId}, ${chatId}, ${role}, ${sql.json(uiMessage(messageId, role, text))})
     returning *`;
   return row;
 }
@@ -69,9 +64,7 @@ export async function makeRun(
   fields: Record<string, unknown> = {},
 ) {
   const [row] = await sql`
-    insert into workflow_runs ${
-    sql({ id: id("run"), chat_id: chatId, started_at: new Date(), ...fields })
-  }
+    insert into workflow_runs ${sql({ id: id("run"), chat_id: chatId, started_at: new Date(), ...fields })}
     returning *`;
   return row;
 }

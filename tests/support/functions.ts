@@ -38,9 +38,7 @@ export async function storedRow(
   table: string,
   id: string,
 ) {
-  const [row] = await sql`select to_jsonb(t) as row from ${
-    sql(table)
-  } t where id = ${id}`;
+  const [row] = await sql`select to_jsonb(t) as row from ${sql(table)} t where id = ${id}`;
   return row?.row;
 }
 

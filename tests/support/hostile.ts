@@ -113,9 +113,7 @@ export function hostileString(
     },
     { weight: 1, arbitrary: fc.string({ unit: "grapheme", maxLength: 40 }) },
     { weight: 1, arbitrary: long },
-  ).map((text) => text.slice(0, maxLength)).filter((text) =>
-    text.length >= minLength
-  );
+  ).map((text) => text.slice(0, maxLength)).filter((text) => text.length >= minLength);
 }
 
 /** Any value a field might be sent instead of the right one: wrong types, unstorable text, edge numbers. */

@@ -19,9 +19,7 @@ export async function rawSocket(url: string): Promise<RawSocket> {
   const opened = performance.now();
   let data = "";
   socket.on("data", (chunk) => (data += chunk));
-  const closed = new Promise<number>((resolve) =>
-    socket.once("close", () => resolve(performance.now() - opened))
-  );
+  const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(performance.now() - opened)));
   return { socket, received: () => data, closed };
 }
 

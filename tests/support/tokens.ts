@@ -12,8 +12,7 @@ export interface TokenAttack {
 }
 
 const otherSecret = "another-secret-that-is-long-enough-to-be-accepted";
-const b64 = (value: object) =>
-  Buffer.from(JSON.stringify(value)).toString("base64url");
+const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
 /** Attacks by someone who knows `accountId` (and has seen one of its valid tokens). */
 export async function tokenAttacks(accountId: string): Promise<TokenAttack[]> {
@@ -70,9 +69,7 @@ export async function tokenAttacks(accountId: string): Promise<TokenAttack[]> {
     ["no expiry", await signJwt({ ...claims, iat: now })],
     [
       "role tampered to service_role",
-      `${head}.${
-        b64({ ...JSON.parse(atob(payload)), role: "service_role" })
-      }.${signature}`,
+      `${head}.${b64({ ...JSON.parse(atob(payload)), role: "service_role" })}.${signature}`,
     ],
     [
       "service_role signed with the wrong secret",
