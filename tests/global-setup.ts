@@ -30,11 +30,7 @@ declare module "vitest" {
 
 export default async function setup(project: TestProject) {
   const dir = await mkdtemp(path.join(tmpdir(), "agent-chat-test-"));
-  const cluster = await startCluster({
-    dataDir: path.join(dir, "data"),
-    port: await freePort(),
-    unsafeFast: true,
-  });
+  const cluster = await startCluster({ dataDir: path.join(dir, "data"), port: await freePort(), unsafeFast: true });
   const templateDatabase = "agent_chat_template";
   const templateUrl = new URL(cluster.url);
   templateUrl.pathname = `/${templateDatabase}`;
@@ -45,15 +41,8 @@ export default async function setup(project: TestProject) {
   functionsDbUrl.pathname = "/functions_e2e";
   await recreateDatabase(functionsDbUrl.toString(), templateDatabase);
 
-  const { publicKey, privateKey } = await generateKeyPair("ES256", {
-    extractable: true,
-  });
-  const publicJwk = {
-    ...await exportJWK(publicKey),
-    kid: "test-es256",
-    alg: "ES256",
-    use: "sig",
-  };
+  const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
+  const publicJwk = { ...await exportJWK(publicKey), kid: "test-es256", alg: "ES256", use: "sig" };
   const port = await freePort();
   const functionsLogFile = path.join(dir, "functions.log");
   const log = createWriteStream(functionsLogFile);
@@ -70,10 +59,7 @@ export default async function setup(project: TestProject) {
   project.provide("apiUrl", `http://127.0.0.1:${port}`);
   project.provide("functionsDbUrl", functionsDbUrl.toString());
   project.provide("functionsLogFile", functionsLogFile);
-  project.provide(
-    "asymmetricSigningKey",
-    JSON.stringify({ ...await exportJWK(privateKey), kid: "test-es256" }),
-  );
+  project.provide("asymmetricSigningKey", JSON.stringify({ ...await exportJWK(privateKey), kid: "test-es256" }));
   return async () => {
     await functions.stop();
     log.end();

@@ -30,29 +30,14 @@ const corsByMethod = { GET: cors("GET"), POST: cors("POST") };
 export const corsHeaders = (method: Method): Record<string, string> => corsByMethod[method];
 
 /** A response whose body is already JSON text. */
-export function jsonTextResponse(
-  json: string,
-  status = 200,
-  headers: Record<string, string> = {},
-): Response {
-  return new Response(json, {
-    status,
-    headers: { "Content-Type": "application/json", ...headers },
-  });
+export function jsonTextResponse(json: string, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(json, { status, headers: { "Content-Type": "application/json", ...headers } });
 }
 
-export function errorResponse(
-  error: HttpError,
-  headers: Record<string, string> = {},
-): Response {
+export function errorResponse(error: HttpError, headers: Record<string, string> = {}): Response {
   const { code, message, details } = error;
-  const body = {
-    error: details === undefined ? { code, message } : { code, message, details },
-  };
-  return jsonTextResponse(JSON.stringify(body), error.status, {
-    ...headers,
-    ...error.headers,
-  });
+  const body = { error: details === undefined ? { code, message } : { code, message, details } };
+  return jsonTextResponse(JSON.stringify(body), error.status, { ...headers, ...error.headers });
 }
 
 const { maxBodyBytes, bodyTimeoutMs } = config;
@@ -61,18 +46,10 @@ const { maxBodyBytes, bodyTimeoutMs } = config;
  * The request's JSON body, or an HttpError: 415, 413, 408, 499 or 400. `limit` is the function's own
  * body limit when it differs from MAX_BODY_BYTES (push-context takes up to 16 MiB).
  */
-export async function readJsonBody(
-  request: Request,
-  limit = maxBodyBytes,
-): Promise<unknown> {
-  const contentType = request.headers.get("content-type")?.split(";")[0].trim()
-    .toLowerCase();
+export async function readJsonBody(request: Request, limit = maxBodyBytes): Promise<unknown> {
+  const contentType = request.headers.get("content-type")?.split(";")[0].trim().toLowerCase();
   if (contentType !== "application/json") {
-    throw new HttpError(
-      415,
-      "unsupported_media_type",
-      "send the body as application/json",
-    );
+    throw new HttpError(415, "unsupported_media_type", "send the body as application/json");
   }
   const declared = request.headers.get("content-length");
   if (Number(declared) > limit) throw tooLarge(limit);
@@ -81,30 +58,18 @@ export async function readJsonBody(
   const reading = declared !== null
     ? request.arrayBuffer().then((body) => new Uint8Array(body))
     : readLimited(request, limit);
-  const bytes = await withDeadline(
-    reading.catch(unreadable),
-    bodyTimeoutMs,
-    bodyTimeout,
-  );
+  const bytes = await withDeadline(reading.catch(unreadable), bodyTimeoutMs, bodyTimeout);
   try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch {
-    throw new HttpError(
-      400,
-      "invalid_json",
-      "the body is not valid UTF-8 JSON: send a JSON object",
-    );
+    throw new HttpError(400, "invalid_json", "the body is not valid UTF-8 JSON: send a JSON object");
   }
 }
 
 /** The body stopped arriving: the client closed the connection (nginx's 499; nobody is left to read it). */
 function unreadable(error: unknown): never {
   if (error instanceof HttpError) throw error;
-  throw new HttpError(
-    499,
-    "client_disconnected",
-    "the client closed the connection before sending the whole body",
-  );
+  throw new HttpError(499, "client_disconnected", "the client closed the connection before sending the whole body");
 }
 
 // Connection: close, because the server would otherwise keep reading a body nobody waits for.
@@ -117,10 +82,7 @@ const bodyTimeout = () =>
     { Connection: "close" },
   );
 
-async function readLimited(
-  request: Request,
-  limit: number,
-): Promise<Uint8Array> {
+async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of request.body ?? []) {
@@ -132,11 +94,7 @@ async function readLimited(
 }
 
 function tooLarge(limit: number) {
-  return new HttpError(
-    413,
-    "payload_too_large",
-    `the body exceeds ${limit} bytes`,
-  );
+  return new HttpError(413, "payload_too_large", `the body exceeds ${limit} bytes`);
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {

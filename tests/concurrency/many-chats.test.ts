@@ -11,14 +11,10 @@ const appends = 15 * soak;
 
 it(`24 chats x 2 writers x ${appends} appends, read concurrently by seq`, async () => {
   const user = await newUser();
-  const created = await invoke(user.client, "create-chat", {
-    session: { title: "many" },
-  });
+  const created = await invoke(user.client, "create-chat", { session: { title: "many" } });
   const sessionId = created.body.session!.id;
   const chats = await Promise.all(Array.from({ length: 24 }, async () => {
-    const { body } = await invoke(user.client, "create-chat", {
-      session_id: sessionId,
-    });
+    const { body } = await invoke(user.client, "create-chat", { session_id: sessionId });
     return body.chat.id;
   }));
 
@@ -29,13 +25,10 @@ it(`24 chats x 2 writers x ${appends} appends, read concurrently by seq`, async 
     while (writing) {
       for (const chat of chats) {
         const page = await sql`
-          select seq::int as seq from chat_messages where chat_id = ${chat} and seq > ${after
-          .get(chat)!}
+          select seq::int as seq from chat_messages where chat_id = ${chat} and seq > ${after.get(chat)!}
            order by seq limit 50`;
         for (const { seq } of page) {
-          if (seq !== after.get(chat)! + 1) {
-            violations.push(`${chat}: saw ${seq} after ${after.get(chat)}`);
-          }
+          if (seq !== after.get(chat)! + 1) violations.push(`${chat}: saw ${seq} after ${after.get(chat)}`);
           after.set(chat, seq);
         }
       }
@@ -47,12 +40,7 @@ it(`24 chats x 2 writers x ${appends} appends, read concurrently by seq`, async 
     [0, 1].map(async (writer) => {
       for (let i = 0; i < appends; i++) {
         const message = uiMessage(uid(`w${writer}`), "user", `message ${i}`);
-        statuses.push(
-          (await invoke(user.client, "append-message", {
-            chat_id: chat,
-            message,
-          })).status,
-        );
+        statuses.push((await invoke(user.client, "append-message", { chat_id: chat, message })).status);
       }
     })
   ));
@@ -65,9 +53,5 @@ it(`24 chats x 2 writers x ${appends} appends, read concurrently by seq`, async 
     select chat_id, array_agg(seq::int order by seq) as seqs from chat_messages
      where chat_id in ${sql(chats)} group by chat_id`;
   expect(rows.length).toBe(24);
-  for (const row of rows) {
-    expect(row.seqs).toEqual(
-      Array.from({ length: 2 * appends }, (_, i) => i + 1),
-    );
-  }
+  for (const row of rows) expect(row.seqs).toEqual(Array.from({ length: 2 * appends }, (_, i) => i + 1));
 });

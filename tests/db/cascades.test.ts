@@ -5,10 +5,7 @@ import { makeOwnedTree } from "../support/factories.ts";
 
 const { sql } = await useTestDatabase();
 
-async function rowsOf(
-  sql: Sql,
-  tree: Awaited<ReturnType<typeof makeOwnedTree>>,
-) {
+async function rowsOf(sql: Sql, tree: Awaited<ReturnType<typeof makeOwnedTree>>) {
   const [row] = await sql`
     select (select count(*) from sessions where id = ${tree.session.id})::int as sessions,
            (select count(*) from chats where id = ${tree.chat.id})::int as chats,
@@ -19,30 +16,19 @@ async function rowsOf(
   return row;
 }
 const all = { sessions: 1, chats: 1, messages: 1, reads: 1, runs: 1, steps: 1 };
-const none = {
-  sessions: 0,
-  chats: 0,
-  messages: 0,
-  reads: 0,
-  runs: 0,
-  steps: 0,
-};
+const none = { sessions: 0, chats: 0, messages: 0, reads: 0, runs: 0, steps: 0 };
 
 describe("cascades", () => {
   it("deleting a session removes its chats, messages, read markers, runs and steps", async () => {
-    const doomed = await makeOwnedTree(sql),
-      bystander = await makeOwnedTree(sql);
+    const doomed = await makeOwnedTree(sql), bystander = await makeOwnedTree(sql);
     await sql`delete from sessions where id = ${doomed.session.id}`;
     expect(await rowsOf(sql, doomed)).toEqual(none);
     expect(await rowsOf(sql, bystander)).toEqual(all);
-    expect(
-      (await sql`select 1 from accounts where id = ${doomed.accountId}`).length,
-    ).toBe(1);
+    expect((await sql`select 1 from accounts where id = ${doomed.accountId}`).length).toBe(1);
   });
 
   it("deleting an account removes everything it owns", async () => {
-    const doomed = await makeOwnedTree(sql),
-      bystander = await makeOwnedTree(sql);
+    const doomed = await makeOwnedTree(sql), bystander = await makeOwnedTree(sql);
     await sql`delete from accounts where id = ${doomed.accountId}`;
     expect(await rowsOf(sql, doomed)).toEqual(none);
     expect(await rowsOf(sql, bystander)).toEqual(all);

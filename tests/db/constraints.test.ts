@@ -20,40 +20,16 @@ describe("sessions", () => {
     sql`insert into sessions ${sql({ id: id("s"), account_id: tree.accountId, title: "t", ...fields })}`;
   it("rejects an unknown status, lifecycle state, negative counters and a non-array skill list", async () => {
     await violates("sessions_status_chk", () => insert({ status: "paused" }));
-    await violates(
-      "sessions_lifecycle_state_chk",
-      () => insert({ lifecycle_state: "sleeping" }),
-    );
+    await violates("sessions_lifecycle_state_chk", () => insert({ lifecycle_state: "sleeping" }));
     await violates("sessions_lines_chk", () => insert({ lines_added: -1 }));
-    await violates(
-      "sessions_lifecycle_version_chk",
-      () => insert({ lifecycle_version: -1 }),
-    );
-    await violates(
-      "sessions_snapshot_size_bytes_chk",
-      () => insert({ snapshot_size_bytes: -5 }),
-    );
-    await violates(
-      "sessions_global_skill_refs_chk",
-      () => insert({ global_skill_refs: sql.json({ a: 1 }) }),
-    );
+    await violates("sessions_lifecycle_version_chk", () => insert({ lifecycle_version: -1 }));
+    await violates("sessions_snapshot_size_bytes_chk", () => insert({ snapshot_size_bytes: -5 }));
+    await violates("sessions_global_skill_refs_chk", () => insert({ global_skill_refs: sql.json({ a: 1 }) }));
     await violates("sessions_id_chk", () => insert({ id: "" }));
   });
   it("accepts every documented status and lifecycle state, and snapshots over 2 GiB", async () => {
-    for (const status of ["running", "completed", "failed", "archived"]) {
-      await insert({ status });
-    }
-    for (
-      const state of [
-        "provisioning",
-        "active",
-        "hibernating",
-        "hibernated",
-        "restoring",
-        "archived",
-        "failed",
-      ]
-    ) {
+    for (const status of ["running", "completed", "failed", "archived"]) await insert({ status });
+    for (const state of ["provisioning", "active", "hibernating", "hibernated", "restoring", "archived", "failed"]) {
       await insert({ lifecycle_state: state });
     }
     await insert({ snapshot_size_bytes: 5 * 1024 ** 3 });
@@ -67,25 +43,13 @@ describe("chat_messages", () => {
     })`;
   it("rejects an unknown role", async () => {
     const m = id("m");
-    await violates(
-      "chat_messages_role_chk",
-      () => insert("system", { ...uiMessage(m, "user"), role: "system" }, m),
-    );
+    await violates("chat_messages_role_chk", () => insert("system", { ...uiMessage(m, "user"), role: "system" }, m));
   });
   it("rejects parts that are not the UIMessage of this row", async () => {
     const m = id("m");
-    await violates(
-      "chat_messages_parts_chk",
-      () => insert("user", uiMessage("other-id", "user"), m),
-    );
-    await violates(
-      "chat_messages_parts_chk",
-      () => insert("user", uiMessage(m, "assistant"), m),
-    );
-    await violates(
-      "chat_messages_parts_chk",
-      () => insert("user", { id: m, role: "user", parts: "text" }, m),
-    );
+    await violates("chat_messages_parts_chk", () => insert("user", uiMessage("other-id", "user"), m));
+    await violates("chat_messages_parts_chk", () => insert("user", uiMessage(m, "assistant"), m));
+    await violates("chat_messages_parts_chk", () => insert("user", { id: m, role: "user", parts: "text" }, m));
     await violates("chat_messages_parts_chk", () => insert("user", [1, 2], m));
   });
   it("refuses to move a message to another chat or seq", async () => {
@@ -99,65 +63,34 @@ describe("chat_messages", () => {
 describe("workflow_runs", () => {
   const insert = (fields: Record<string, unknown>) =>
     sql`insert into workflow_runs ${
-      sql({
-        id: id("r"),
-        chat_id: tree.chat.id,
-        started_at: "2026-01-01T00:00:00Z",
-        ...fields,
-      })
+      sql({ id: id("r"), chat_id: tree.chat.id, started_at: "2026-01-01T00:00:00Z", ...fields })
     }`;
   it("rejects an unknown status", async () => {
     await violates(
       "workflow_runs_status_chk",
-      () =>
-        insert({
-          status: "paused",
-          finished_at: "2026-01-01T00:00:01Z",
-          total_duration_ms: 1000,
-        }),
+      () => insert({ status: "paused", finished_at: "2026-01-01T00:00:01Z", total_duration_ms: 1000 }),
     );
   });
   it("requires finished_at and total_duration_ms exactly when the run is no longer running", async () => {
+    await violates("workflow_runs_finished_chk", () => insert({ status: "completed" }));
     await violates(
       "workflow_runs_finished_chk",
-      () => insert({ status: "completed" }),
-    );
-    await violates(
-      "workflow_runs_finished_chk",
-      () =>
-        insert({
-          finished_at: "2026-01-01T00:00:01Z",
-          total_duration_ms: 1000,
-        }),
+      () => insert({ finished_at: "2026-01-01T00:00:01Z", total_duration_ms: 1000 }),
     );
     await violates(
       "workflow_runs_finished_chk",
       () => insert({ status: "failed", finished_at: "2026-01-01T00:00:01Z" }),
     );
-    await insert({
-      status: "aborted",
-      finished_at: "2026-01-01T00:00:01Z",
-      total_duration_ms: 1000,
-    });
+    await insert({ status: "aborted", finished_at: "2026-01-01T00:00:01Z", total_duration_ms: 1000 });
   });
   it("rejects finishing before starting and negative durations", async () => {
     await violates(
       "workflow_runs_finished_at_chk",
-      () =>
-        insert({
-          status: "completed",
-          finished_at: "2025-12-31T00:00:00Z",
-          total_duration_ms: 0,
-        }),
+      () => insert({ status: "completed", finished_at: "2025-12-31T00:00:00Z", total_duration_ms: 0 }),
     );
     await violates(
       "workflow_runs_total_duration_ms_chk",
-      () =>
-        insert({
-          status: "completed",
-          finished_at: "2026-01-01T00:00:00Z",
-          total_duration_ms: -1,
-        }),
+      () => insert({ status: "completed", finished_at: "2026-01-01T00:00:00Z", total_duration_ms: -1 }),
     );
   });
 });
@@ -175,22 +108,10 @@ describe("workflow_run_steps", () => {
       })
     }`;
   it("rejects step numbers below 1, negative durations, finishing before starting, and a repeated step", async () => {
-    await violates(
-      "workflow_run_steps_step_number_chk",
-      () => insert({ step_number: 0 }),
-    );
-    await violates(
-      "workflow_run_steps_duration_ms_chk",
-      () => insert({ duration_ms: -1 }),
-    );
-    await violates(
-      "workflow_run_steps_finished_at_chk",
-      () => insert({ finished_at: "2025-01-01T00:00:00Z" }),
-    );
+    await violates("workflow_run_steps_step_number_chk", () => insert({ step_number: 0 }));
+    await violates("workflow_run_steps_duration_ms_chk", () => insert({ duration_ms: -1 }));
+    await violates("workflow_run_steps_finished_at_chk", () => insert({ finished_at: "2025-01-01T00:00:00Z" }));
     await insert({});
-    await violates(
-      "workflow_run_steps_workflow_run_id_step_number_key",
-      () => insert({}),
-    );
+    await violates("workflow_run_steps_workflow_run_id_step_number_key", () => insert({}));
   });
 });

@@ -19,12 +19,7 @@ interface Resource {
   status?: "ok" | "truncated" | "error";
 }
 const push = (sessionId: string, resources: Resource[], replace = false) =>
-  asService(
-    "public.push_context($1, $2::jsonb, $3)",
-    sessionId,
-    resources,
-    replace,
-  );
+  asService("public.push_context($1, $2::jsonb, $3)", sessionId, resources, replace);
 const pin = (accountId: string, chatId: string, sources?: string[]) =>
   asOwner(accountId, "public.pin_context($1, $2)", chatId, sources ?? null);
 const getContext = (accountId: string, chatId: string) => asOwner(accountId, "public.get_context($1)", chatId);
@@ -41,36 +36,21 @@ async function ownedChat() {
   const accountId = await makeAccount(sql);
   const session = await makeSession(sql, accountId);
   const chat = await makeChat(sql, session.id);
-  return {
-    accountId,
-    sessionId: session.id as string,
-    chatId: chat.id as string,
-  };
+  return { accountId, sessionId: session.id as string, chatId: chat.id as string };
 }
 
-const agents: Resource = {
-  source: "AGENTS.md",
-  kind: "instructions",
-  body: "Run the tests before committing.",
-};
+const agents: Resource = { source: "AGENTS.md", kind: "instructions", body: "Run the tests before committing." };
 const skill: Resource = {
   source: ".agents/skills/release/SKILL.md",
   kind: "skill",
   body: "# Release\nTag, then push.",
 };
-const file: Resource = {
-  source: "docs/spec.md",
-  kind: "file",
-  body: "Zürich → 東京 🚄",
-};
+const file: Resource = { source: "docs/spec.md", kind: "file", body: "Zürich → 東京 🚄" };
 
 describe("push_context: the live view", () => {
   it("stores what was sent, with the sha-256 and UTF-8 size computed by the database", async () => {
     const { sessionId } = await ownedChat();
-    const result = await push(sessionId, [agents, skill, {
-      ...file,
-      status: "truncated",
-    }]);
+    const result = await push(sessionId, [agents, skill, { ...file, status: "truncated" }]);
     expect(result).toEqual({
       session_id: sessionId,
       added: [skill.source, agents.source, file.source].sort(),
@@ -78,23 +58,14 @@ describe("push_context: the live view", () => {
       removed: [],
     });
     const rows = await live(sessionId);
-    expect(
-      rows.map(({ source, kind, body, status }) => ({
-        source,
-        kind,
-        body,
-        status,
-      })),
-    ).toEqual([
+    expect(rows.map(({ source, kind, body, status }) => ({ source, kind, body, status }))).toEqual([
       { ...skill, status: "ok" },
       { ...agents, status: "ok" },
       { ...file, status: "truncated" },
     ]);
     for (const row of rows) {
       expect(row.content_hash, row.source).toBe(sha256(row.body));
-      expect(row.size_bytes, row.source).toBe(
-        Buffer.byteLength(row.body, "utf8"),
-      );
+      expect(row.size_bytes, row.source).toBe(Buffer.byteLength(row.body, "utf8"));
     }
     expect(rows.find((r) => r.source === file.source)!.size_bytes).toBe(23); // 13 characters
   });
@@ -103,26 +74,15 @@ describe("push_context: the live view", () => {
     const { sessionId } = await ownedChat();
     await push(sessionId, [agents, skill]);
     const [, before] = await live(sessionId);
-    const result = await push(sessionId, [
-      { ...agents, body: "New rules." },
-      file,
-    ]);
-    expect(result).toMatchObject({
-      added: [file.source],
-      updated: [agents.source],
-      removed: [],
-    });
+    const result = await push(sessionId, [{ ...agents, body: "New rules." }, file]);
+    expect(result).toMatchObject({ added: [file.source], updated: [agents.source], removed: [] });
     const rows = await live(sessionId);
     expect(rows.map((r) => [r.source, r.body])).toEqual([
       [skill.source, skill.body],
       [agents.source, "New rules."],
       [file.source, file.body],
     ]);
-    expect(await push(sessionId, [skill])).toMatchObject({
-      added: [],
-      updated: [],
-      removed: [],
-    });
+    expect(await push(sessionId, [skill])).toMatchObject({ added: [], updated: [], removed: [] });
     expect((await live(sessionId))[0].updated_at).toEqual(before.updated_at);
   });
 
@@ -134,12 +94,8 @@ describe("push_context: the live view", () => {
       updated: [],
       removed: [skill.source, file.source].sort(),
     });
-    expect((await live(sessionId)).map((r) => r.source)).toEqual([
-      agents.source,
-    ]);
-    expect(await push(sessionId, [], true)).toMatchObject({
-      removed: [agents.source],
-    });
+    expect((await live(sessionId)).map((r) => r.source)).toEqual([agents.source]);
+    expect(await push(sessionId, [], true)).toMatchObject({ removed: [agents.source] });
     expect(await live(sessionId)).toEqual([]);
   });
 
@@ -148,55 +104,27 @@ describe("push_context: the live view", () => {
     await push(sessionId, [agents, skill]);
     const before = await live(sessionId);
     // 699,051 three-byte characters: under 2 Mi characters, over 2 MiB of UTF-8.
-    const big: Resource = {
-      source: "big.txt",
-      kind: "file",
-      body: "€".repeat(Math.ceil((2 * MiB + 1) / 3)),
-    };
-    const error = await failure(
-      push(sessionId, [file, { ...agents, body: "changed" }, big], true),
-    );
-    expect(error).toMatchObject({
-      code: "PT413",
-      detail: "resource_too_large",
-    });
+    const big: Resource = { source: "big.txt", kind: "file", body: "€".repeat(Math.ceil((2 * MiB + 1) / 3)) };
+    const error = await failure(push(sessionId, [file, { ...agents, body: "changed" }, big], true));
+    expect(error).toMatchObject({ code: "PT413", detail: "resource_too_large" });
     expect(error?.message).toContain("big.txt");
     expect(await live(sessionId)).toEqual(before);
   });
 
   it("takes a body of exactly 2 MiB", async () => {
     const { sessionId } = await ownedChat();
-    await push(sessionId, [{
-      source: "exact.txt",
-      kind: "file",
-      body: "x".repeat(2 * MiB),
-    }]);
+    await push(sessionId, [{ source: "exact.txt", kind: "file", body: "x".repeat(2 * MiB) }]);
     expect((await live(sessionId))[0].size_bytes).toBe(2 * MiB);
   });
 
   it("refuses a source listed twice, an unknown session, a bad kind or status, and users", async () => {
     const { accountId, sessionId } = await ownedChat();
-    expect(
-      await failure(push(sessionId, [agents, { ...agents, body: "again" }])),
-    )
+    expect(await failure(push(sessionId, [agents, { ...agents, body: "again" }])))
       .toMatchObject({ code: "PT400", detail: "duplicate_source" });
-    expect(await failure(push("no-such-session", [agents]))).toMatchObject({
-      code: "PT404",
-    });
-    expect(
-      (await failure(push(sessionId, [{ ...agents, kind: "rule" as "file" }])))
-        ?.code,
-    ).toBe("23514");
-    expect(
-      (await failure(push(sessionId, [{ ...agents, status: "stale" as "ok" }])))
-        ?.code,
-    ).toBe("23514");
-    const asTheOwner = asOwner(
-      accountId,
-      "public.push_context($1, $2::jsonb)",
-      sessionId,
-      [agents],
-    );
+    expect(await failure(push("no-such-session", [agents]))).toMatchObject({ code: "PT404" });
+    expect((await failure(push(sessionId, [{ ...agents, kind: "rule" as "file" }])))?.code).toBe("23514");
+    expect((await failure(push(sessionId, [{ ...agents, status: "stale" as "ok" }])))?.code).toBe("23514");
+    const asTheOwner = asOwner(accountId, "public.push_context($1, $2::jsonb)", sessionId, [agents]);
     expect((await failure(asTheOwner))?.code).toBe("42501");
     expect(await live(sessionId)).toEqual([]);
   });
@@ -224,16 +152,8 @@ describe("pin_context: the chat's copy", () => {
       removed: [],
     });
     const first = await pins(chatId);
-    expect(first.map((p) => p.body)).toEqual([
-      skill.body,
-      agents.body,
-      file.body,
-    ]);
-    expect(await pin(accountId, chatId)).toMatchObject({
-      added: [],
-      updated: [],
-      removed: [],
-    });
+    expect(first.map((p) => p.body)).toEqual([skill.body, agents.body, file.body]);
+    expect(await pin(accountId, chatId)).toMatchObject({ added: [], updated: [], removed: [] });
     expect(await pins(chatId)).toEqual(first);
   });
 
@@ -258,43 +178,22 @@ describe("pin_context: the chat's copy", () => {
     await push(sessionId, [agents, skill, file]);
     await pin(accountId, chatId);
     const [, before] = await pins(chatId);
-    await push(
-      sessionId,
-      [{ ...agents, body: "v2" }, { ...file, body: "v2" }],
-      true,
-    );
-    const result = await pin(accountId, chatId, [
-      file.source,
-      skill.source,
-      "never-existed.md",
-    ]);
-    expect(result).toMatchObject({
-      added: [],
-      updated: [file.source],
-      removed: [skill.source],
-    });
+    await push(sessionId, [{ ...agents, body: "v2" }, { ...file, body: "v2" }], true);
+    const result = await pin(accountId, chatId, [file.source, skill.source, "never-existed.md"]);
+    expect(result).toMatchObject({ added: [], updated: [file.source], removed: [skill.source] });
     const after = await pins(chatId);
-    expect(after.map((p) => [p.source, p.body])).toEqual([[
-      agents.source,
-      agents.body,
-    ], [file.source, "v2"]]);
+    expect(after.map((p) => [p.source, p.body])).toEqual([[agents.source, agents.body], [file.source, "v2"]]);
     expect(after[0].pinned_at).toEqual(before.pinned_at);
-    expect(after[1].pinned_at.getTime()).toBeGreaterThan(
-      before.pinned_at.getTime(),
-    );
+    expect(after[1].pinned_at.getTime()).toBeGreaterThan(before.pinned_at.getTime());
   });
 
   it("the service role may pin any chat; another account's chat is PT404 and nothing is pinned", async () => {
     const { sessionId, chatId } = await ownedChat();
     const stranger = await makeAccount(sql);
     await push(sessionId, [agents]);
-    expect(await failure(pin(stranger, chatId))).toMatchObject({
-      code: "PT404",
-    });
+    expect(await failure(pin(stranger, chatId))).toMatchObject({ code: "PT404" });
     expect(await pins(chatId)).toEqual([]);
-    expect(await asService("public.pin_context($1)", chatId)).toMatchObject({
-      added: [agents.source],
-    });
+    expect(await asService("public.pin_context($1)", chatId)).toMatchObject({ added: [agents.source] });
   });
 });
 
@@ -306,25 +205,13 @@ describe("get_context: pins, and what changed since", () => {
     const pinned = await getContext(accountId, chatId);
     expect(pinned.changed).toEqual({ updated: [], added: [], removed: [] });
 
-    const extra: Resource = {
-      source: "notes/todo.md",
-      kind: "file",
-      body: "- ship",
-    };
-    await push(sessionId, [
-      { ...agents, body: "Rewritten by the sandbox." },
-      file,
-      extra,
-    ], true);
+    const extra: Resource = { source: "notes/todo.md", kind: "file", body: "- ship" };
+    await push(sessionId, [{ ...agents, body: "Rewritten by the sandbox." }, file, extra], true);
     await push(sessionId, [{ ...file, status: "error", body: file.body }]);
 
     const now = await getContext(accountId, chatId);
     expect(now.resources).toEqual(pinned.resources);
-    expect(now.resources.map((r: Json) => r.body)).toEqual([
-      skill.body,
-      agents.body,
-      file.body,
-    ]);
+    expect(now.resources.map((r: Json) => r.body)).toEqual([skill.body, agents.body, file.body]);
     expect(now.changed).toEqual({
       updated: [agents.source, file.source],
       added: [extra.source],
@@ -336,10 +223,7 @@ describe("get_context: pins, and what changed since", () => {
     const { accountId, sessionId, chatId } = await ownedChat();
     await push(sessionId, [agents]);
     await pin(accountId, chatId);
-    await push(sessionId, [{
-      ...agents,
-      body: "a live body that must not be sent",
-    }]);
+    await push(sessionId, [{ ...agents, body: "a live body that must not be sent" }]);
     const context = await getContext(accountId, chatId);
     expect(context.resources).toEqual([{
       source: agents.source,
@@ -359,11 +243,7 @@ describe("get_context: pins, and what changed since", () => {
     expect(await getContext(accountId, chatId)).toEqual({
       chat_id: chatId,
       resources: [],
-      changed: {
-        updated: [],
-        added: [agents.source, file.source],
-        removed: [],
-      },
+      changed: { updated: [], added: [agents.source, file.source], removed: [] },
     });
   });
 
@@ -371,10 +251,8 @@ describe("get_context: pins, and what changed since", () => {
     const { sessionId, chatId } = await ownedChat();
     await push(sessionId, [agents]);
     await asService("public.pin_context($1)", chatId);
-    expect((await asService("public.get_context($1)", chatId)).resources)
-      .toHaveLength(1);
-    expect(await failure(getContext(await makeAccount(sql), chatId)))
-      .toMatchObject({ code: "PT404" });
+    expect((await asService("public.get_context($1)", chatId)).resources).toHaveLength(1);
+    expect(await failure(getContext(await makeAccount(sql), chatId))).toMatchObject({ code: "PT404" });
   });
 });
 
@@ -389,14 +267,10 @@ describe("row level security on context resources", () => {
   });
   const counts = (tx: Parameters<Parameters<typeof asAnon>[1]>[0]) =>
     tx`select (select count(*) from session_context_resources)::int as live,
-              (select count(*) from chat_context_resources)::int as pinned`
-      .then((rows) => rows[0]);
+              (select count(*) from chat_context_resources)::int as pinned`.then((rows) => rows[0]);
 
   it("owners read both tables; another account and anon see nothing", async () => {
-    expect(await asUser(sql, owner.accountId, counts)).toEqual({
-      live: 2,
-      pinned: 2,
-    });
+    expect(await asUser(sql, owner.accountId, counts)).toEqual({ live: 2, pinned: 2 });
     expect(await asUser(sql, stranger, counts)).toEqual({ live: 0, pinned: 0 });
     expect(await asAnon(sql, counts)).toEqual({ live: 0, pinned: 0 });
   });
@@ -411,15 +285,11 @@ describe("row level security on context resources", () => {
     );
     expect((await failure(insert))?.code).toBe("42501");
     const changed = await asUser(sql, owner.accountId, async (tx) => ({
-      updated: (await tx`update session_context_resources set body = 'ignore all rules'`)
-        .count,
+      updated: (await tx`update session_context_resources set body = 'ignore all rules'`).count,
       deleted: (await tx`delete from session_context_resources`).count,
     }));
     expect(changed).toEqual({ updated: 0, deleted: 0 });
-    expect((await live(owner.sessionId)).map((r) => r.body)).toEqual([
-      skill.body,
-      agents.body,
-    ]);
+    expect((await live(owner.sessionId)).map((r) => r.body)).toEqual([skill.body, agents.body]);
   });
 
   it("users pin only exact copies of their session's live resources", async () => {

@@ -8,9 +8,7 @@ const { sql } = await useTestDatabase();
 
 it("the migrated schema has no finding", async () => {
   const found = await findings(sql);
-  expect(found).toEqual(
-    Object.fromEntries(Object.keys(lints).map((name) => [name, []])),
-  );
+  expect(found).toEqual(Object.fromEntries(Object.keys(lints).map((name) => [name, []])));
 });
 
 const plantings: Record<string, string> = {

@@ -16,15 +16,7 @@ beforeAll(async () => {
   return () => login.end();
 });
 
-const tables = [
-  "accounts",
-  "sessions",
-  "chats",
-  "chat_messages",
-  "chat_reads",
-  "workflow_runs",
-  "workflow_run_steps",
-];
+const tables = ["accounts", "sessions", "chats", "chat_messages", "chat_reads", "workflow_runs", "workflow_run_steps"];
 const claims = (sub: string) => JSON.stringify({ sub, role: "authenticated", aud: "authenticated" });
 /** The SQLSTATE a statement fails with on the login connection, or "ok". */
 const outcome = (text: string) => login.unsafe(text).simple().then(() => "ok", (error) => error.code as string);
@@ -50,20 +42,14 @@ it("is a NOINHERIT login without superuser powers, a member of authenticated and
 
 describe("without a role switched to", () => {
   it.each(tables)("reading or writing %s is refused", async (table) => {
-    expect(await outcome(`select * from public.${table} limit 1`)).toBe(
-      "42501",
-    );
+    expect(await outcome(`select * from public.${table} limit 1`)).toBe("42501");
     expect(await outcome(`delete from public.${table}`)).toBe("42501");
     expect(await outcome(`truncate public.${table}`)).toBe("42501");
   });
 
   it("the operations cannot be called", async () => {
-    expect(
-      await outcome(`select public.append_message('${tree.chat.id}', '{}')`),
-    ).toBe("42501");
-    expect(await outcome(`select public.mark_read('${tree.chat.id}')`)).toBe(
-      "42501",
-    );
+    expect(await outcome(`select public.append_message('${tree.chat.id}', '{}')`)).toBe("42501");
+    expect(await outcome(`select public.mark_read('${tree.chat.id}')`)).toBe("42501");
   });
 
   it("nothing can be created in public, and no other role can be switched to", async () => {
@@ -98,16 +84,12 @@ describe("switched to the roles the functions use", () => {
               public.log_workflow_step('login-role-run', '${tree.chat.id}', now()) as result`,
     ).simple();
     expect(chats).toBeGreaterThanOrEqual(2);
-    expect(result).toMatchObject({
-      created: true,
-      run: { id: "login-role-run" },
-    });
+    expect(result).toMatchObject({ created: true, run: { id: "login-role-run" } });
   });
 
   it("set role for the session works as well, and reset role takes it away again", async () => {
     await login`set role service_role`;
-    expect((await login`select count(*)::int as n from public.sessions`)[0].n)
-      .toBeGreaterThanOrEqual(2);
+    expect((await login`select count(*)::int as n from public.sessions`)[0].n).toBeGreaterThanOrEqual(2);
     await login`reset role`;
     expect(await outcome("select count(*) from public.sessions")).toBe("42501");
   });

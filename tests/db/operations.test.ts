@@ -11,15 +11,9 @@ beforeAll(async () => {
 
 describe("who may call", () => {
   it("anon may execute none of them", async () => {
-    const e = await asAnon(
-      sql,
-      (tx) => tx`select public.mark_read(${tree.chat.id})`,
-    ).catch((e) => e);
+    const e = await asAnon(sql, (tx) => tx`select public.mark_read(${tree.chat.id})`).catch((e) => e);
     expect(e.code).toBe("42501");
-    const e2 = await asAnon(
-      sql,
-      (tx) => tx`select public.append_message('c', '{}')`,
-    ).catch((e) => e);
+    const e2 = await asAnon(sql, (tx) => tx`select public.append_message('c', '{}')`).catch((e) => e);
     expect(e2.code).toBe("42501");
   });
 
@@ -57,10 +51,7 @@ describe("errors carry PostgREST's PTxxx statuses", () => {
         })`,
     ).catch((e) => e);
     expect(taken.code).toBe("PT409");
-    const noAccount = await asServiceRole(
-      sql,
-      (tx) => tx`select public.mark_read(${tree.chat.id})`,
-    ).catch((e) => e);
+    const noAccount = await asServiceRole(sql, (tx) => tx`select public.mark_read(${tree.chat.id})`).catch((e) => e);
     expect(noAccount.code).toBe("PT400");
   });
 });
@@ -68,12 +59,7 @@ describe("errors carry PostgREST's PTxxx statuses", () => {
 describe("private.title_from_message", () => {
   it.each([
     [{ parts: [{ type: "text", text: "  Fix\n\nthe   bug " }] }, "Fix the bug"],
-    [{
-      parts: [{ type: "text", text: "a" }, { type: "file", url: "x" }, {
-        type: "text",
-        text: "b",
-      }],
-    }, "a b"],
+    [{ parts: [{ type: "text", text: "a" }, { type: "file", url: "x" }, { type: "text", text: "b" }] }, "a b"],
     [{ parts: [{ type: "text", text: "é".repeat(81) }] }, "é".repeat(80) + "…"],
     [{ parts: [{ type: "file", url: "x" }] }, null],
     [{ parts: "nope" }, null],
@@ -85,22 +71,13 @@ describe("private.title_from_message", () => {
 
 describe("log_workflow_step durations", () => {
   it("a run of 30 days finishes, its step and total durations in milliseconds past 2^31", async () => {
-    const started = new Date("2026-10-01T00:00:00Z"),
-      finished = new Date("2026-10-31T00:00:00.250Z");
+    const started = new Date("2026-10-01T00:00:00Z"), finished = new Date("2026-10-31T00:00:00.250Z");
     const thirtyDays = 30 * 24 * 3600 * 1000 + 250; // 2,592,000,250 ms; an integer column stops at 2,147,483,647
-    const steps = [{
-      step_number: 1,
-      started_at: started,
-      finished_at: finished,
-      finish_reason: "stop",
-    }];
-    const [{ result }] = await asServiceRole(
-      sql,
-      (tx) =>
-        tx`select public.log_workflow_step(
+    const steps = [{ step_number: 1, started_at: started, finished_at: finished, finish_reason: "stop" }];
+    const [{ result }] = await asServiceRole(sql, (tx) =>
+      tx`select public.log_workflow_step(
            'month-long-run', ${tree.chat.id}, ${started}, steps => ${tx.json(steps)},
-           finish_status => 'completed', finished_at => ${finished}) as result`,
-    );
+           finish_status => 'completed', finished_at => ${finished}) as result`);
     expect(result).toMatchObject({
       created: true,
       steps: [{ step_number: 1, recorded: true }],

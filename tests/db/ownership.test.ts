@@ -6,30 +6,23 @@ import { asUser, type Tx, useTestDatabase } from "../support/db.ts";
 import { makeMessage, makeOwnedTree } from "../support/factories.ts";
 
 const { sql } = await useTestDatabase();
-const helpers = [
-  "private.owned_session_ids()",
-  "private.owned_chat_ids()",
-  "private.owned_run_ids()",
-];
+const helpers = ["private.owned_session_ids()", "private.owned_chat_ids()", "private.owned_run_ids()"];
 
 describe("the helpers", () => {
-  it.each(helpers)(
-    "%s is STABLE, pins search_path, and only authenticated may execute it",
-    async (helper) => {
-      const [row] = await sql`
+  it.each(helpers)("%s is STABLE, pins search_path, and only authenticated may execute it", async (helper) => {
+    const [row] = await sql`
       select p.provolatile, p.proconfig, p.proretset,
              has_function_privilege('authenticated', p.oid, 'execute') as authenticated,
              has_function_privilege('anon', p.oid, 'execute') as anon
         from pg_proc p where p.oid = ${helper}::regprocedure`;
-      expect(row).toEqual({
-        provolatile: "s",
-        proconfig: ['search_path=""'],
-        proretset: true,
-        authenticated: true,
-        anon: false,
-      });
-    },
-  );
+    expect(row).toEqual({
+      provolatile: "s",
+      proconfig: ['search_path=""'],
+      proretset: true,
+      authenticated: true,
+      anon: false,
+    });
+  });
 
   it("each returns the caller's ids only", async () => {
     const a = await makeOwnedTree(sql);
@@ -39,11 +32,7 @@ describe("the helpers", () => {
       chats: (await tx`select private.owned_chat_ids() as id`).map((r) => r.id),
       runs: (await tx`select private.owned_run_ids() as id`).map((r) => r.id),
     }));
-    expect(owned).toEqual({
-      sessions: [a.session.id],
-      chats: [a.chat.id],
-      runs: [a.run.id],
-    });
+    expect(owned).toEqual({ sessions: [a.session.id], chats: [a.chat.id], runs: [a.run.id] });
   });
 });
 
@@ -66,12 +55,8 @@ it("every policy below the account and its sessions uses them, and none spells t
     "workflow_runs",
   ]);
   for (const { policyname, expr } of policies) {
-    expect(expr, policyname).toMatch(
-      /private\.owned_(session|chat|run)_ids\(\)/,
-    );
-    expect(expr, policyname).not.toMatch(
-      /\bfrom\s+(public\.)?(sessions|chats|workflow_runs)\b/i,
-    );
+    expect(expr, policyname).toMatch(/private\.owned_(session|chat|run)_ids\(\)/);
+    expect(expr, policyname).not.toMatch(/\bfrom\s+(public\.)?(sessions|chats|workflow_runs)\b/i);
   }
 });
 
@@ -99,28 +84,19 @@ describe("once per statement, not once per row", () => {
       const before = await calls();
       const rows = await statement(tx) as unknown[];
       const after = await calls();
-      return {
-        rows: rows.length,
-        sessions: after.sessions - before.sessions,
-        chats: after.chats - before.chats,
-      };
+      return { rows: rows.length, sessions: after.sessions - before.sessions, chats: after.chats - before.chats };
     });
 
   it("reading 41 messages runs each helper once", async () => {
-    expect(await callsFor((tx) => tx`select id from chat_messages`)).toEqual({
-      rows: 41,
-      sessions: 1,
-      chats: 1,
-    });
+    expect(await callsFor((tx) => tx`select id from chat_messages`)).toEqual({ rows: 41, sessions: 1, chats: 1 });
   });
 
   it("reading one message costs the same", async () => {
-    expect(await callsFor((tx) => tx`select id from chat_messages limit 1`))
-      .toEqual({
-        rows: 1,
-        sessions: 1,
-        chats: 1,
-      });
+    expect(await callsFor((tx) => tx`select id from chat_messages limit 1`)).toEqual({
+      rows: 1,
+      sessions: 1,
+      chats: 1,
+    });
   });
 
   it("updating 41 messages runs them once for the rows and once for the check", async () => {

@@ -72,15 +72,9 @@ describe("TRUNCATE, TRIGGER and REFERENCES", () => {
     const count = async () => (await sql`select count(*)::int as n from workflow_run_steps`)[0].n;
     const before = await count();
     expect(before).toBeGreaterThanOrEqual(2);
-    const error = await asUser(
-      sql,
-      a.accountId,
-      (tx) => tx`truncate public.workflow_run_steps`,
-    ).catch((e) => e);
+    const error = await asUser(sql, a.accountId, (tx) => tx`truncate public.workflow_run_steps`).catch((e) => e);
     expect(error.code).toBe("42501");
-    expect(error.message).toMatch(
-      /permission denied for table workflow_run_steps/,
-    );
+    expect(error.message).toMatch(/permission denied for table workflow_run_steps/);
     expect(await count()).toBe(before);
   });
 });

@@ -16,9 +16,7 @@ async function archivedChats(count: number) {
   const session = await makeSession(sql, await makeAccount(sql));
   const kept = await makeChat(sql, session.id);
   const ids: string[] = [];
-  for (let i = 0; i < count; i++) {
-    ids.push((await makeChat(sql, session.id)).id);
-  }
+  for (let i = 0; i < count; i++) ids.push((await makeChat(sql, session.id)).id);
   await sql.begin(async (tx) => {
     await tx`set local session_replication_role = replica`;
     await tx`update chats set archived_at = now() - interval '40 days', updated_at = now() - interval '40 days'
@@ -27,8 +25,7 @@ async function archivedChats(count: number) {
   return { ids, kept: kept.id as string };
 }
 const remaining = async (ids: string[]) =>
-  (await sql`select count(*)::int as n from chats where id in ${sql(ids)}`)[0]
-    .n;
+  (await sql`select count(*)::int as n from chats where id in ${sql(ids)}`)[0].n;
 
 it("npm run purge calls purge_archived until more is false and prints each batch", async () => {
   const { ids, kept } = await archivedChats(5);
@@ -36,11 +33,7 @@ it("npm run purge calls purge_archived until more is false and prints each batch
     execFile(
       path.join(projectRoot, "node_modules/.bin/tsx"),
       ["scripts/purge.ts", "--batch-size", "2"],
-      {
-        cwd: projectRoot,
-        env: { ...process.env, DATABASE_URL: url },
-        timeout: 30_000,
-      },
+      { cwd: projectRoot, env: { ...process.env, DATABASE_URL: url }, timeout: 30_000 },
       (error, stdout, stderr) => error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
     );
   });
@@ -55,9 +48,7 @@ it("npm run purge calls purge_archived until more is false and prints each batch
 it("the README's pg_cron job purges everything in batches, committing each", async () => {
   const readme = readFileSync(path.join(projectRoot, "README.md"), "utf8");
   const job = /\$job\$\n([\s\S]*?)\n\s*\$job\$/.exec(readme)?.[1];
-  expect(job, "the README's cron.schedule block").toContain(
-    "public.purge_archived('30 days', 1000)",
-  );
+  expect(job, "the README's cron.schedule block").toContain("public.purge_archived('30 days', 1000)");
 
   // Transactions committed while the job runs, counted on its own connection, as pg_cron runs a
   // job: the command alone, at top level, so the COMMITs in its do block are allowed.

@@ -7,28 +7,18 @@ import { id, makeAccount, makeChat, makeSession, uiMessage } from "../support/fa
 
 const { sql } = await useTestDatabase();
 
-const call = (
-  accountId: string | null,
-  query: string,
-  ...args: unknown[]
-): Promise<any> => {
+const call = (accountId: string | null, query: string, ...args: unknown[]): Promise<any> => {
   const run = (tx: any) => tx.unsafe(`select ${query} as r`, args as never[]).then((rows: any[]) => rows[0].r);
   return accountId ? asUser(sql, accountId, run) : asServiceRole(sql, run);
 };
 const failure = (promise: Promise<unknown>) =>
   promise.then(() => undefined, (e) => e as { code: string; detail?: string });
 
-async function addMessage(
-  chatId: string,
-  role: "user" | "assistant",
-  text = "hello",
-) {
+async function addMessage(chatId: string, role: "user" | "assistant", text = "hello") {
   const messageId = id("m");
   await sql`insert into chat_messages (id, chat_id, role, parts)
             values (${messageId}, ${chatId}, ${role}, ${sql.json(uiMessage(messageId, role, text))})`;
-  if (role === "assistant") {
-    await sql`update chats set last_assistant_message_at = now() where id = ${chatId}`;
-  }
+  if (role === "assistant") await sql`update chats set last_assistant_message_at = now() where id = ${chatId}`;
   return messageId;
 }
 
@@ -55,11 +45,7 @@ describe("list_chats", () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: any = await call(
-        owner,
-        "public.list_chats(page_size => 2, page_cursor => $1)",
-        cursor,
-      );
+      const page: any = await call(owner, "public.list_chats(page_size => 2, page_cursor => $1)", cursor);
       expect(page.chats.length).toBeLessThanOrEqual(2);
       seen.push(...page.chats.map((c: any) => c.id));
       cursor = page.next_cursor;
@@ -69,15 +55,8 @@ describe("list_chats", () => {
   });
 
   it("lists one session's chats when asked", async () => {
-    const page = await call(
-      owner,
-      "public.list_chats(session_id => $1)",
-      sessionB,
-    );
-    expect(page.chats.map((c: any) => c.session_id)).toEqual([
-      sessionB,
-      sessionB,
-    ]);
+    const page = await call(owner, "public.list_chats(session_id => $1)", sessionB);
+    expect(page.chats.map((c: any) => c.session_id)).toEqual([sessionB, sessionB]);
   });
 
   it("has_unread follows assistant activity against the owner's read marker", async () => {
@@ -94,8 +73,7 @@ describe("list_chats", () => {
   });
 
   it("shows a chat with its visible state, revision and the owner's marker", async () => {
-    const [chat] = (await call(owner, "public.list_chats(session_id => $1)", sessionA))
-      .chats;
+    const [chat] = (await call(owner, "public.list_chats(session_id => $1)", sessionA)).chats;
     expect(Object.keys(chat).sort()).toEqual([
       "active_stream_id",
       "archived_at",
@@ -119,47 +97,25 @@ describe("list_chats", () => {
   it("another account lists nothing; the service role must name the account and then sees its chats", async () => {
     const stranger = crypto.randomUUID();
     expect((await call(stranger, "public.list_chats()")).chats).toEqual([]);
-    expect((await failure(call(null, "public.list_chats()")))?.code).toBe(
-      "PT400",
-    );
-    expect(
-      (await call(null, "public.list_chats(account_id => $1)", owner)).chats,
-    ).toHaveLength(5);
-    expect(
-      (await failure(
-        call(stranger, "public.list_chats(account_id => $1)", owner),
-      ))?.code,
-    ).toBe("PT403");
+    expect((await failure(call(null, "public.list_chats()")))?.code).toBe("PT400");
+    expect((await call(null, "public.list_chats(account_id => $1)", owner)).chats).toHaveLength(5);
+    expect((await failure(call(stranger, "public.list_chats(account_id => $1)", owner)))?.code).toBe("PT403");
   });
 
   it("refuses a page size outside 1..200 and a cursor it did not make", async () => {
     for (const size of [0, 201, -1]) {
-      const e = await failure(
-        call(owner, "public.list_chats(page_size => $1)", size),
-      );
+      const e = await failure(call(owner, "public.list_chats(page_size => $1)", size));
       expect(e).toMatchObject({ code: "PT400", detail: "invalid_limit" });
     }
-    for (
-      const bad of ["nope", "W10", "$_$", "eyJ9", "'; drop table chats; --"]
-    ) {
-      const e = await failure(
-        call(owner, "public.list_chats(page_cursor => $1)", bad),
-      );
+    for (const bad of ["nope", "W10", "$_$", "eyJ9", "'; drop table chats; --"]) {
+      const e = await failure(call(owner, "public.list_chats(page_cursor => $1)", bad));
       expect(e).toMatchObject({ code: "PT400", detail: "invalid_cursor" });
     }
   });
 
   it("anon may call none of the reads", async () => {
-    for (
-      const query of [
-        "public.list_chats()",
-        "public.list_sessions()",
-        "public.get_messages('x')",
-      ]
-    ) {
-      const e = await failure(
-        asAnon(sql, (tx) => tx.unsafe(`select ${query}`)),
-      );
+    for (const query of ["public.list_chats()", "public.list_sessions()", "public.get_messages('x')"]) {
+      const e = await failure(asAnon(sql, (tx) => tx.unsafe(`select ${query}`)));
       expect(e?.code).toBe("42501");
     }
   });
@@ -175,31 +131,17 @@ describe("list_sessions", () => {
     await makeChat(sql, busy.id);
     await addMessage(streaming.id, "assistant");
     await sql`update chats set status = 'pending' where id = ${streaming.id}`;
-    await asServiceRole(
-      sql,
-      (tx) => tx`select public.claim_chats('worker', 1, ${[streaming.id]})`,
-    );
+    await asServiceRole(sql, (tx) => tx`select public.claim_chats('worker', 1, ${[streaming.id]})`);
 
-    const { sessions, next_cursor } = await call(
-      owner,
-      "public.list_sessions()",
-    );
+    const { sessions, next_cursor } = await call(owner, "public.list_sessions()");
     expect(next_cursor).toBeNull();
-    expect(
-      sessions.map((
-        s: any,
-      ) => [s.id, s.chat_count, s.has_unread, s.has_streaming]),
-    ).toEqual([
+    expect(sessions.map((s: any) => [s.id, s.chat_count, s.has_unread, s.has_streaming])).toEqual([
       [busy.id, 2, true, true],
       [quiet.id, 1, false, false],
     ]);
     const page = await call(owner, "public.list_sessions(page_size => 1)");
     expect(page.sessions.map((s: any) => s.id)).toEqual([busy.id]);
-    const next = await call(
-      owner,
-      "public.list_sessions(page_size => 1, page_cursor => $1)",
-      page.next_cursor,
-    );
+    const next = await call(owner, "public.list_sessions(page_size => 1, page_cursor => $1)", page.next_cursor);
     expect(next.sessions.map((s: any) => s.id)).toEqual([quiet.id]);
     expect(next.next_cursor).toBeNull();
   });
@@ -210,83 +152,42 @@ describe("get_messages", () => {
   beforeAll(async () => {
     owner = await makeAccount(sql);
     chatId = (await makeChat(sql, (await makeSession(sql, owner)).id)).id;
-    for (let i = 1; i <= 12; i++) {
-      await addMessage(chatId, i % 2 ? "user" : "assistant", `message ${i}`);
-    }
+    for (let i = 1; i <= 12; i++) await addMessage(chatId, i % 2 ? "user" : "assistant", `message ${i}`);
   });
   const seqs = (page: any) => page.messages.map((m: any) => Number(m.seq));
 
   it("opens on the newest page, ascending, with has_more for older messages", async () => {
-    const page = await call(
-      owner,
-      "public.get_messages($1, page_size => 5)",
-      chatId,
-    );
+    const page = await call(owner, "public.get_messages($1, page_size => 5)", chatId);
     expect(seqs(page)).toEqual([8, 9, 10, 11, 12]);
     expect(page.has_more).toBe(true);
     expect(page.chat).toMatchObject({ id: chatId, last_message_seq: 12 });
-    expect(page.messages[0]).toMatchObject({
-      role: "assistant",
-      message: { role: "assistant" },
-    });
+    expect(page.messages[0]).toMatchObject({ role: "assistant", message: { role: "assistant" } });
     expect(page.messages[0].message.parts[0].text).toBe("message 8");
   });
 
   it("scrolls back with before_seq and forward with after_seq, both exclusive", async () => {
-    const back = await call(
-      owner,
-      "public.get_messages($1, before_seq => 8, page_size => 5)",
-      chatId,
-    );
+    const back = await call(owner, "public.get_messages($1, before_seq => 8, page_size => 5)", chatId);
     expect(seqs(back)).toEqual([3, 4, 5, 6, 7]);
     expect(back.has_more).toBe(true);
-    const first = await call(
-      owner,
-      "public.get_messages($1, before_seq => 3, page_size => 5)",
-      chatId,
-    );
+    const first = await call(owner, "public.get_messages($1, before_seq => 3, page_size => 5)", chatId);
     expect(seqs(first)).toEqual([1, 2]);
     expect(first.has_more).toBe(false);
-    const forward = await call(
-      owner,
-      "public.get_messages($1, after_seq => 9, page_size => 2)",
-      chatId,
-    );
+    const forward = await call(owner, "public.get_messages($1, after_seq => 9, page_size => 2)", chatId);
     expect(seqs(forward)).toEqual([10, 11]);
     expect(forward.has_more).toBe(true);
-    const last = await call(
-      owner,
-      "public.get_messages($1, after_seq => 10, page_size => 2)",
-      chatId,
-    );
+    const last = await call(owner, "public.get_messages($1, after_seq => 10, page_size => 2)", chatId);
     expect(seqs(last)).toEqual([11, 12]);
     expect(last.has_more).toBe(false);
   });
 
   it("refuses both cursors at once and page sizes outside 1..200; hides other accounts' chats", async () => {
-    const both = await failure(
-      call(
-        owner,
-        "public.get_messages($1, after_seq => 1, before_seq => 5)",
-        chatId,
-      ),
-    );
+    const both = await failure(call(owner, "public.get_messages($1, after_seq => 1, before_seq => 5)", chatId));
     expect(both).toMatchObject({ code: "PT400", detail: "invalid_cursor" });
-    expect(
-      await failure(
-        call(owner, "public.get_messages($1, page_size => 201)", chatId),
-      ),
-    ).toMatchObject({
+    expect(await failure(call(owner, "public.get_messages($1, page_size => 201)", chatId))).toMatchObject({
       code: "PT400",
     });
-    expect(
-      (await failure(
-        call(crypto.randomUUID(), "public.get_messages($1)", chatId),
-      ))?.code,
-    ).toBe("PT404");
-    expect(
-      seqs(await call(null, "public.get_messages($1, page_size => 1)", chatId)),
-    ).toEqual([12]);
+    expect((await failure(call(crypto.randomUUID(), "public.get_messages($1)", chatId)))?.code).toBe("PT404");
+    expect(seqs(await call(null, "public.get_messages($1, page_size => 1)", chatId))).toEqual([12]);
   });
 });
 
@@ -308,14 +209,8 @@ describe("chat_changes", () => {
     expect(rest.messages.map((m: any) => m.id)).toEqual([ids[4]]);
     expect(rest.has_more).toBe(false);
 
-    const ahead = await failure(
-      call(owner, "public.chat_changes($1, 6)", chatId),
-    );
+    const ahead = await failure(call(owner, "public.chat_changes($1, 6)", chatId));
     expect(ahead).toMatchObject({ code: "PT400", detail: "cursor_ahead" });
-    expect(
-      (await failure(
-        call(crypto.randomUUID(), "public.chat_changes($1, 0)", chatId),
-      ))?.code,
-    ).toBe("PT404");
+    expect((await failure(call(crypto.randomUUID(), "public.chat_changes($1, 0)", chatId)))?.code).toBe("PT404");
   });
 });

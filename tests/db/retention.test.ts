@@ -15,11 +15,7 @@ const purge = (olderThan = "30 days", batchSize = 1000) =>
   asService("public.purge_archived($1::interval, $2)", olderThan, batchSize);
 
 /** Moves a chat's or session's clock back, without the triggers that would stamp now() on it. */
-async function age(
-  table: "chats" | "sessions",
-  rowId: string,
-  fields: Record<string, string>,
-) {
+async function age(table: "chats" | "sessions", rowId: string, fields: Record<string, string>) {
   await sql.begin(async (tx) => {
     await tx`set local session_replication_role = replica`;
     for (const [column, ago] of Object.entries(fields)) {
@@ -32,20 +28,13 @@ async function ownedChat(fields: Record<string, unknown> = {}) {
   const accountId = await makeAccount(sql);
   const session = await makeSession(sql, accountId);
   const chat = await makeChat(sql, session.id, fields);
-  return {
-    accountId,
-    sessionId: session.id as string,
-    chatId: chat.id as string,
-  };
+  return { accountId, sessionId: session.id as string, chatId: chat.id as string };
 }
 
 /** A chat archived 40 days ago and idle since. */
 async function oldArchivedChat(sessionId: string) {
   const chat = await makeChat(sql, sessionId);
-  await age("chats", chat.id, {
-    archived_at: "40 days",
-    updated_at: "40 days",
-  });
+  await age("chats", chat.id, { archived_at: "40 days", updated_at: "40 days" });
   return chat.id as string;
 }
 
@@ -53,52 +42,19 @@ describe("archive_chat", () => {
   it("archives and restores; archiving again keeps the first archived_at; each change takes a revision", async () => {
     const { accountId, chatId } = await ownedChat();
     const [before] = await sql`select revision::int from chats where id = ${chatId}`;
-    const { chat } = await asOwner(
-      accountId,
-      "public.archive_chat($1, true)",
-      chatId,
-    );
-    expect(chat).toMatchObject({
-      id: chatId,
-      archived_at: expect.any(String),
-      revision: before.revision + 1,
-    });
-    const again = await asOwner(
-      accountId,
-      "public.archive_chat($1, true)",
-      chatId,
-    );
-    expect(again.chat).toMatchObject({
-      archived_at: chat.archived_at,
-      revision: chat.revision,
-    });
-    const restored = await asOwner(
-      accountId,
-      "public.archive_chat($1, false)",
-      chatId,
-    );
-    expect(restored.chat).toMatchObject({
-      archived_at: null,
-      revision: chat.revision + 1,
-    });
+    const { chat } = await asOwner(accountId, "public.archive_chat($1, true)", chatId);
+    expect(chat).toMatchObject({ id: chatId, archived_at: expect.any(String), revision: before.revision + 1 });
+    const again = await asOwner(accountId, "public.archive_chat($1, true)", chatId);
+    expect(again.chat).toMatchObject({ archived_at: chat.archived_at, revision: chat.revision });
+    const restored = await asOwner(accountId, "public.archive_chat($1, false)", chatId);
+    expect(restored.chat).toMatchObject({ archived_at: null, revision: chat.revision + 1 });
   });
 
   it("is PT404 for another account's chat, which stays as it was", async () => {
     const { chatId } = await ownedChat();
-    expect(
-      await failure(
-        asOwner(
-          await makeAccount(sql),
-          "public.archive_chat($1, true)",
-          chatId,
-        ),
-      ),
-    )
+    expect(await failure(asOwner(await makeAccount(sql), "public.archive_chat($1, true)", chatId)))
       .toMatchObject({ code: "PT404" });
-    expect(
-      (await sql`select archived_at from chats where id = ${chatId}`)[0]
-        .archived_at,
-    ).toBeNull();
+    expect((await sql`select archived_at from chats where id = ${chatId}`)[0].archived_at).toBeNull();
   });
 });
 
@@ -114,40 +70,15 @@ describe("lists and archived chats", () => {
     await asOwner(accountId, "public.archive_chat($1, true)", archived);
 
     const ids = (page: Json) => page.chats.map((c: Json) => c.id).sort();
-    expect(ids(await asOwner(accountId, "public.list_chats()"))).toEqual([
-      kept,
-    ]);
-    expect(
-      ids(
-        await asOwner(
-          accountId,
-          "public.list_chats(session_id => $1)",
-          sessionId,
-        ),
-      ),
-    ).toEqual([kept]);
-    expect(
-      ids(
-        await asOwner(accountId, "public.list_chats(include_archived => true)"),
-      ),
-    ).toEqual(
+    expect(ids(await asOwner(accountId, "public.list_chats()"))).toEqual([kept]);
+    expect(ids(await asOwner(accountId, "public.list_chats(session_id => $1)", sessionId))).toEqual([kept]);
+    expect(ids(await asOwner(accountId, "public.list_chats(include_archived => true)"))).toEqual(
       [kept, archived].sort(),
     );
-    expect(
-      ids(
-        await asService(
-          "public.list_chats($1, include_archived => false)",
-          accountId,
-        ),
-      ),
-    ).toEqual([kept]);
+    expect(ids(await asService("public.list_chats($1, include_archived => false)", accountId))).toEqual([kept]);
 
     const [session] = (await asOwner(accountId, "public.list_sessions()")).sessions;
-    expect(session).toMatchObject({
-      id: sessionId,
-      chat_count: 1,
-      has_unread: false,
-    });
+    expect(session).toMatchObject({ id: sessionId, chat_count: 1, has_unread: false });
   });
 
   it("list_chats keeps one signature, callable by users and the service role but not anon", async () => {
@@ -216,14 +147,9 @@ describe("cascade parity", () => {
   it("every foreign key that points at chats or sessions, directly or through another table, cascades", async () => {
     for (const root of ["chats", "sessions"]) {
       const keys = await keysUnder(root);
-      expect(keys.length, root).toBeGreaterThanOrEqual(
-        root === "chats" ? 5 : 2,
-      );
+      expect(keys.length, root).toBeGreaterThanOrEqual(root === "chats" ? 5 : 2);
       for (const key of keys) {
-        expect(
-          key.onDelete,
-          `${key.child}.${key.column} -> ${key.parent} must be ON DELETE CASCADE`,
-        ).toBe("c");
+        expect(key.onDelete, `${key.child}.${key.column} -> ${key.parent} must be ON DELETE CASCADE`).toBe("c");
       }
     }
   });
@@ -246,14 +172,9 @@ async function rowsUnder(root: "chats" | "sessions", rootId: string) {
         sql(key.column)
       } = any(${parentValues as string[]})`;
       counts[`${key.child}.${key.column}`] = rows.length;
-      for (
-        const column of keys.filter((k) => k.parent === key.child).map((k) => k.parentColumn)
-      ) {
+      for (const column of keys.filter((k) => k.parent === key.child).map((k) => k.parentColumn)) {
         const name = `${key.child}.${column}`;
-        values.set(name, [
-          ...(values.get(name) ?? []),
-          ...rows.map((r) => r[column]),
-        ]);
+        values.set(name, [...(values.get(name) ?? []), ...rows.map((r) => r[column])]);
       }
       grew = true;
     }
@@ -261,8 +182,7 @@ async function rowsUnder(root: "chats" | "sessions", rootId: string) {
   const referenced = async () => {
     const left: Record<string, number> = {};
     for (const key of keys) {
-      const parentValues = values.get(`${key.parent}.${key.parentColumn}`) ??
-        [];
+      const parentValues = values.get(`${key.parent}.${key.parentColumn}`) ?? [];
       const [{ n }] = await sql`
         select count(*)::int as n from ${sql(key.child)} where ${sql(key.column)} = any(${parentValues as string[]})`;
       left[`${key.child}.${key.column}`] = n;
@@ -278,11 +198,7 @@ async function fullyPopulatedChat(accountId: string, sessionId: string) {
   await makeMessage(sql, chat.id, "user");
   await makeMessage(sql, chat.id, "assistant");
   await sql`insert into chat_reads (account_id, chat_id) values (${accountId}, ${chat.id})`;
-  const run = await makeRun(sql, chat.id, {
-    status: "completed",
-    finished_at: new Date(),
-    total_duration_ms: 0,
-  });
+  const run = await makeRun(sql, chat.id, { status: "completed", finished_at: new Date(), total_duration_ms: 0 });
   await makeStep(sql, run.id, 1);
   await makeStep(sql, run.id, 2);
   const queuedId = id("q");
@@ -302,28 +218,17 @@ describe("purge_archived", () => {
     const { accountId, sessionId } = await ownedChat();
     const doomed = await fullyPopulatedChat(accountId, sessionId);
     const bystander = await fullyPopulatedChat(accountId, sessionId);
-    await age("chats", doomed, {
-      archived_at: "40 days",
-      updated_at: "40 days",
-    });
+    await age("chats", doomed, { archived_at: "40 days", updated_at: "40 days" });
     const under = await rowsUnder("chats", doomed);
     const bystanderRows = await rowsUnder("chats", bystander);
 
     // Fully populated means a row in every table that points at chats, however many are added later.
-    const empty = Object.entries(under.counts).filter(([, n]) => n === 0).map((
-      [table],
-    ) => table);
+    const empty = Object.entries(under.counts).filter(([, n]) => n === 0).map(([table]) => table);
     expect(empty, "populate these tables in fullyPopulatedChat()").toEqual([]);
 
     expect(await purge()).toEqual({ chats: 1, sessions: 0, more: false });
-    expect(
-      (await sql`select count(*)::int as n from chats where id = ${doomed}`)[0]
-        .n,
-    ).toBe(0);
-    expect(
-      Object.values(await under.referenced()).every((n) => n === 0),
-      JSON.stringify(await under.referenced()),
-    )
+    expect((await sql`select count(*)::int as n from chats where id = ${doomed}`)[0].n).toBe(0);
+    expect(Object.values(await under.referenced()).every((n) => n === 0), JSON.stringify(await under.referenced()))
       .toBe(true);
     expect(await bystanderRows.referenced()).toEqual(bystanderRows.counts);
   });
@@ -340,44 +245,26 @@ describe("purge_archived", () => {
       await tx`update session_context_resources set updated_at = now() - interval '40 days'
                 where session_id = ${sessionId}`;
     });
-    await age("chats", chatId, {
-      archived_at: "40 days",
-      updated_at: "40 days",
-    });
+    await age("chats", chatId, { archived_at: "40 days", updated_at: "40 days" });
     await age("sessions", sessionId, { updated_at: "40 days" });
     const under = await rowsUnder("sessions", sessionId);
     expect(await purge()).toEqual({ chats: 1, sessions: 1, more: false });
-    expect(
-      (await sql`select count(*)::int as n from sessions where id = ${sessionId}`)[
-        0
-      ].n,
-    ).toBe(0);
-    expect(Object.values(await under.referenced()).every((n) => n === 0)).toBe(
-      true,
-    );
+    expect((await sql`select count(*)::int as n from sessions where id = ${sessionId}`)[0].n).toBe(0);
+    expect(Object.values(await under.referenced()).every((n) => n === 0)).toBe(true);
   });
 
   it("keeps what is younger than older_than: recent archives, chats with later activity, active sessions", async () => {
     const { sessionId, chatId: live } = await ownedChat();
     await age("sessions", sessionId, { updated_at: "40 days" });
     const recent = await makeChat(sql, sessionId);
-    await age("chats", recent.id, {
-      archived_at: "10 days",
-      updated_at: "10 days",
-    });
+    await age("chats", recent.id, { archived_at: "10 days", updated_at: "10 days" });
     const revived = await makeChat(sql, sessionId);
-    await age("chats", revived.id, {
-      archived_at: "40 days",
-      updated_at: "1 day",
-    });
+    await age("chats", revived.id, { archived_at: "40 days", updated_at: "1 day" });
     const unarchived = await makeChat(sql, sessionId);
     await age("chats", unarchived.id, { updated_at: "400 days" });
 
     const busy = await makeSession(sql, await makeAccount(sql));
-    await age("sessions", busy.id, {
-      updated_at: "40 days",
-      last_activity_at: "1 day",
-    });
+    await age("sessions", busy.id, { updated_at: "40 days", last_activity_at: "1 day" });
     const pushedTo = await makeSession(sql, await makeAccount(sql));
     await age("sessions", pushedTo.id, { updated_at: "40 days" });
     await asService(
@@ -389,12 +276,8 @@ describe("purge_archived", () => {
     expect(await purge()).toEqual({ chats: 0, sessions: 0, more: false });
     expect(await purge("5 days")).toMatchObject({ chats: 1 });
     const left = await sql`select id from chats where session_id = ${sessionId} order by id`;
-    expect(left.map((r) => r.id).sort()).toEqual(
-      [live, revived.id, unarchived.id].sort(),
-    );
-    expect(
-      (await sql`select count(*)::int as n from sessions where id in ${sql([busy.id, pushedTo.id])}`)[0].n,
-    )
+    expect(left.map((r) => r.id).sort()).toEqual([live, revived.id, unarchived.id].sort());
+    expect((await sql`select count(*)::int as n from sessions where id in ${sql([busy.id, pushedTo.id])}`)[0].n)
       .toBe(2);
   });
 
@@ -402,33 +285,13 @@ describe("purge_archived", () => {
     const { sessionId } = await ownedChat();
     for (let i = 0; i < 25; i++) await oldArchivedChat(sessionId);
     await makeChat(sql, sessionId); // keeps the session
-    expect(await purge("30 days", 10)).toEqual({
-      chats: 10,
-      sessions: 0,
-      more: true,
-    });
-    expect(await purge("30 days", 10)).toEqual({
-      chats: 10,
-      sessions: 0,
-      more: true,
-    });
-    expect(await purge("30 days", 10)).toEqual({
-      chats: 5,
-      sessions: 0,
-      more: false,
-    });
+    expect(await purge("30 days", 10)).toEqual({ chats: 10, sessions: 0, more: true });
+    expect(await purge("30 days", 10)).toEqual({ chats: 10, sessions: 0, more: true });
+    expect(await purge("30 days", 10)).toEqual({ chats: 5, sessions: 0, more: false });
 
     for (let i = 0; i < 20; i++) await oldArchivedChat(sessionId);
-    expect(await purge("30 days", 10)).toEqual({
-      chats: 10,
-      sessions: 0,
-      more: true,
-    });
-    expect(await purge("30 days", 10)).toEqual({
-      chats: 10,
-      sessions: 0,
-      more: false,
-    });
+    expect(await purge("30 days", 10)).toEqual({ chats: 10, sessions: 0, more: true });
+    expect(await purge("30 days", 10)).toEqual({ chats: 10, sessions: 0, more: false });
   });
 
   it("counts sessions in batches too", async () => {
@@ -438,16 +301,8 @@ describe("purge_archived", () => {
       await age("sessions", session.id, { updated_at: "40 days" });
       sessions.push(session.id);
     }
-    expect(await purge("30 days", 2)).toEqual({
-      chats: 0,
-      sessions: 2,
-      more: true,
-    });
-    expect(await purge("30 days", 2)).toEqual({
-      chats: 0,
-      sessions: 1,
-      more: false,
-    });
+    expect(await purge("30 days", 2)).toEqual({ chats: 0, sessions: 2, more: true });
+    expect(await purge("30 days", 2)).toEqual({ chats: 0, sessions: 1, more: false });
   });
 
   it("skips a chat another transaction holds instead of waiting, and takes it on a later call", async () => {
@@ -469,26 +324,15 @@ describe("purge_archived", () => {
     expect(Date.now() - started).toBeLessThan(1000);
     release();
     await holder;
-    expect(
-      (await sql`select id from chats where id in ${sql([held, free])}`).map((
-        r,
-      ) => r.id),
-    ).toEqual([held]);
+    expect((await sql`select id from chats where id in ${sql([held, free])}`).map((r) => r.id)).toEqual([held]);
     expect(await purge()).toEqual({ chats: 1, sessions: 0, more: false });
   });
 
   it("is for the service role only, and refuses nonsense arguments", async () => {
     const { accountId } = await ownedChat();
-    expect((await failure(asOwner(accountId, "public.purge_archived()")))?.code)
-      .toBe("42501");
-    expect(
-      (await failure(asAnon(sql, (tx) => tx`select public.purge_archived()`)))
-        ?.code,
-    ).toBe("42501");
-    expect(await failure(purge("30 days", 0))).toMatchObject({
-      code: "PT400",
-      detail: "invalid_limit",
-    });
+    expect((await failure(asOwner(accountId, "public.purge_archived()")))?.code).toBe("42501");
+    expect((await failure(asAnon(sql, (tx) => tx`select public.purge_archived()`)))?.code).toBe("42501");
+    expect(await failure(purge("30 days", 0))).toMatchObject({ code: "PT400", detail: "invalid_limit" });
     expect(await failure(purge("-1 day"))).toMatchObject({ code: "PT400" });
   });
 });

@@ -14,16 +14,8 @@ async function ownedChat(fields: Record<string, unknown> = {}) {
   return { accountId, session, chat };
 }
 
-const append = (
-  accountId: string,
-  chatId: string,
-  message: ReturnType<typeof uiMessage>,
-) =>
-  asUser(
-    sql,
-    accountId,
-    (tx) => tx`select public.append_message(${chatId}, ${tx.json(message)}) as r`,
-  ).then(
+const append = (accountId: string, chatId: string, message: ReturnType<typeof uiMessage>) =>
+  asUser(sql, accountId, (tx) => tx`select public.append_message(${chatId}, ${tx.json(message)}) as r`).then(
     ([row]) => row.r,
   );
 
@@ -33,11 +25,7 @@ describe("what takes a revision", () => {
   it("a new message takes the next revision, and its chat's title change in the same call shares it", async () => {
     const { accountId, chat } = await ownedChat();
     const before = await chatRow(chat.id);
-    const { message } = await append(
-      accountId,
-      chat.id,
-      uiMessage(id("m"), "user", "Fix the flaky test"),
-    );
+    const { message } = await append(accountId, chat.id, uiMessage(id("m"), "user", "Fix the flaky test"));
     const after = await chatRow(chat.id);
     expect(Number(before.revision)).toBe(0);
     expect(Number(message.revision)).toBe(1);
@@ -64,61 +52,33 @@ describe("what takes a revision", () => {
   it("a rewritten assistant message takes the next revision and moves last_assistant_message_at; an identical one takes none", async () => {
     const { accountId, chat } = await ownedChat();
     const messageId = id("a");
-    await append(
-      accountId,
-      chat.id,
-      uiMessage(messageId, "assistant", "step 1"),
-    );
+    await append(accountId, chat.id, uiMessage(messageId, "assistant", "step 1"));
     const first = await chatRow(chat.id);
-    const { message } = await append(
-      accountId,
-      chat.id,
-      uiMessage(messageId, "assistant", "step 1 and 2"),
-    );
+    const { message } = await append(accountId, chat.id, uiMessage(messageId, "assistant", "step 1 and 2"));
     const second = await chatRow(chat.id);
     expect(Number(message.revision)).toBe(Number(first.revision) + 1);
     expect(Number(second.revision)).toBe(Number(first.revision) + 1);
-    expect(second.last_assistant_message_at.getTime()).toBeGreaterThan(
-      first.last_assistant_message_at.getTime(),
-    );
+    expect(second.last_assistant_message_at.getTime()).toBeGreaterThan(first.last_assistant_message_at.getTime());
 
-    await append(
-      accountId,
-      chat.id,
-      uiMessage(messageId, "assistant", "step 1 and 2"),
-    );
-    expect(Number((await chatRow(chat.id)).revision)).toBe(
-      Number(second.revision),
-    );
+    await append(accountId, chat.id, uiMessage(messageId, "assistant", "step 1 and 2"));
+    expect(Number((await chatRow(chat.id)).revision)).toBe(Number(second.revision));
   });
 
   it("the owner's read marker takes a revision but leaves updated_at (lists do not reorder on read)", async () => {
     const { accountId, chat } = await ownedChat();
     await append(accountId, chat.id, uiMessage(id("a"), "assistant"));
     const before = await chatRow(chat.id);
-    await asUser(
-      sql,
-      accountId,
-      (tx) => tx`select public.mark_read(${chat.id})`,
-    );
+    await asUser(sql, accountId, (tx) => tx`select public.mark_read(${chat.id})`);
     const after = await chatRow(chat.id);
     expect(Number(after.revision)).toBe(Number(before.revision) + 1);
     expect(after.updated_at).toEqual(before.updated_at);
     // A marker that does not move (an older time) takes nothing.
-    await asUser(
-      sql,
-      accountId,
-      (tx) => tx`select public.mark_read(${chat.id}, now() - interval '1 day')`,
-    );
-    expect(Number((await chatRow(chat.id)).revision)).toBe(
-      Number(after.revision),
-    );
+    await asUser(sql, accountId, (tx) => tx`select public.mark_read(${chat.id}, now() - interval '1 day')`);
+    expect(Number((await chatRow(chat.id)).revision)).toBe(Number(after.revision));
   });
 
   it("a change of the chat's own state takes one revision per transaction and moves updated_at", async () => {
-    const { chat } = await ownedChat({
-      updated_at: new Date("2026-01-01T00:00:00Z"),
-    });
+    const { chat } = await ownedChat({ updated_at: new Date("2026-01-01T00:00:00Z") });
     await sql.begin(async (tx) => {
       await tx`update chats set title = 'one' where id = ${chat.id}`;
       await tx`update chats set model_id = 'two' where id = ${chat.id}`;
@@ -126,9 +86,7 @@ describe("what takes a revision", () => {
     });
     const after = await chatRow(chat.id);
     expect(Number(after.revision)).toBe(1);
-    expect(after.updated_at.getTime()).toBeGreaterThan(
-      chat.updated_at.getTime(),
-    );
+    expect(after.updated_at.getTime()).toBeGreaterThan(chat.updated_at.getTime());
   });
 
   it("an update that changes nothing visible takes no revision and keeps updated_at", async () => {
@@ -141,19 +99,11 @@ describe("what takes a revision", () => {
 
   it("activity in a chat moves its session's updated_at, so sessions list by latest activity", async () => {
     const { accountId, session, chat } = await ownedChat();
-    const { message } = await append(
-      accountId,
-      chat.id,
-      uiMessage(id("m"), "user"),
-    );
+    const { message } = await append(accountId, chat.id, uiMessage(id("m"), "user"));
     const [row] = await sql`select updated_at from sessions where id = ${session.id}`;
     // The session moved in the append's own transaction (now() is the transaction's time).
-    expect(row.updated_at.toISOString()).toBe(
-      new Date(message.created_at).toISOString(),
-    );
-    expect(row.updated_at.getTime()).toBeGreaterThan(
-      session.updated_at.getTime() - 1,
-    );
+    expect(row.updated_at.toISOString()).toBe(new Date(message.created_at).toISOString());
+    expect(row.updated_at.getTime()).toBeGreaterThan(session.updated_at.getTime() - 1);
   });
 });
 
@@ -173,10 +123,7 @@ describe("notifications", () => {
     }).catch(() => {});
     await append(accountId, chat.id, uiMessage(id("a"), "assistant"));
     await expect.poll(() => heard.length).toBe(2);
-    expect(heard).toEqual([{ chat_id: chat.id, revision: 1 }, {
-      chat_id: chat.id,
-      revision: 2,
-    }]);
+    expect(heard).toEqual([{ chat_id: chat.id, revision: 1 }, { chat_id: chat.id, revision: 2 }]);
     await listener.end();
   });
 });
@@ -215,17 +162,8 @@ describe("revisions under concurrency", () => {
     await Promise.all(Array.from({ length: writers }, async (_, w) => {
       const assistantId = id(`a${w}`);
       for (let i = 0; i < steps; i++) {
-        if (i % 3 === 0) {
-          await append(
-            accountId,
-            chat.id,
-            uiMessage(id(`u${w}`), "user", `question ${i}`),
-          );
-        } else {await append(
-            accountId,
-            chat.id,
-            uiMessage(assistantId, "assistant", `answer ${w} step ${i}`),
-          );}
+        if (i % 3 === 0) await append(accountId, chat.id, uiMessage(id(`u${w}`), "user", `question ${i}`));
+        else await append(accountId, chat.id, uiMessage(assistantId, "assistant", `answer ${w} step ${i}`));
       }
     }));
     writing = false;
@@ -237,8 +175,6 @@ describe("revisions under concurrency", () => {
     expect(seen).toEqual([...seen].sort((a, b) => a - b));
     expect(new Set(seen).size).toBe(seen.length);
     const final = await chatRow(chat.id);
-    expect(Math.max(...rows.map((r) => r.revision))).toBeLessThanOrEqual(
-      Number(final.revision),
-    );
+    expect(Math.max(...rows.map((r) => r.revision))).toBeLessThanOrEqual(Number(final.revision));
   });
 });

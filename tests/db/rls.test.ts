@@ -13,22 +13,10 @@ beforeAll(async () => {
   b = await makeOwnedTree(sql);
 });
 
-const tables = [
-  "accounts",
-  "sessions",
-  "chats",
-  "chat_messages",
-  "chat_reads",
-  "workflow_runs",
-  "workflow_run_steps",
-];
+const tables = ["accounts", "sessions", "chats", "chat_messages", "chat_reads", "workflow_runs", "workflow_run_steps"];
 const countAll = async (tx: Tx) =>
   Object.fromEntries(
-    await Promise.all(
-      tables.map(async (
-        t,
-      ) => [t, (await tx`select count(*)::int as n from ${tx(t)}`)[0].n]),
-    ),
+    await Promise.all(tables.map(async (t) => [t, (await tx`select count(*)::int as n from ${tx(t)}`)[0].n])),
   );
 
 describe("reading", () => {
@@ -42,27 +30,16 @@ describe("reading", () => {
       step: (await tx`select id from workflow_run_steps`)[0].id,
     }));
     expect(seen.counts).toEqual(Object.fromEntries(tables.map((t) => [t, 1])));
-    expect(seen).toMatchObject({
-      session: a.session.id,
-      chat: a.chat.id,
-      message: a.message.id,
-      run: a.run.id,
-    });
+    expect(seen).toMatchObject({ session: a.session.id, chat: a.chat.id, message: a.message.id, run: a.run.id });
     expect(seen.step).toBe(a.step.id);
   });
 
   it("anon sees nothing in any table", async () => {
-    expect(await asAnon(sql, countAll)).toEqual(
-      Object.fromEntries(tables.map((t) => [t, 0])),
-    );
+    expect(await asAnon(sql, countAll)).toEqual(Object.fromEntries(tables.map((t) => [t, 0])));
   });
 
   it("a stranger with no rows sees nothing", async () => {
-    const counts = await asUser(
-      sql,
-      "9e3a0f4e-0000-4000-8000-00000000beef",
-      countAll,
-    );
+    const counts = await asUser(sql, "9e3a0f4e-0000-4000-8000-00000000beef", countAll);
     expect(counts).toEqual(Object.fromEntries(tables.map((t) => [t, 0])));
   });
 
@@ -83,39 +60,18 @@ describe("writing another account's rows", () => {
   it("updates and deletes of B's rows by A change nothing", async () => {
     const before = await rowsOf();
     await asUser(sql, a.accountId, async (tx) => {
-      expect(
-        (await tx`update sessions set title = 'pwned' where id = ${b.session.id}`)
-          .count,
-      ).toBe(0);
-      expect(
-        (await tx`update chats set title = 'pwned' where id = ${b.chat.id}`)
-          .count,
-      ).toBe(0);
-      expect(
-        (await tx`update chat_messages set parts = parts where id = ${b.message.id}`)
-          .count,
-      ).toBe(0);
-      expect(
-        (await tx`update chat_reads set last_read_at = now() where chat_id = ${b.chat.id}`)
-          .count,
-      ).toBe(0);
-      expect(
-        (await tx`delete from chat_messages where chat_id = ${b.chat.id}`)
-          .count,
-      ).toBe(0);
-      expect((await tx`delete from chats where id = ${b.chat.id}`).count).toBe(
-        0,
-      );
-      expect((await tx`delete from sessions where id = ${b.session.id}`).count)
-        .toBe(0);
+      expect((await tx`update sessions set title = 'pwned' where id = ${b.session.id}`).count).toBe(0);
+      expect((await tx`update chats set title = 'pwned' where id = ${b.chat.id}`).count).toBe(0);
+      expect((await tx`update chat_messages set parts = parts where id = ${b.message.id}`).count).toBe(0);
+      expect((await tx`update chat_reads set last_read_at = now() where chat_id = ${b.chat.id}`).count).toBe(0);
+      expect((await tx`delete from chat_messages where chat_id = ${b.chat.id}`).count).toBe(0);
+      expect((await tx`delete from chats where id = ${b.chat.id}`).count).toBe(0);
+      expect((await tx`delete from sessions where id = ${b.session.id}`).count).toBe(0);
     });
     expect(await rowsOf()).toEqual(before);
   });
 
-  const refused = async (
-    accountId: string,
-    write: (tx: Tx) => Promise<unknown>,
-  ) => {
+  const refused = async (accountId: string, write: (tx: Tx) => Promise<unknown>) => {
     const error = await asUser(sql, accountId, write).catch((e) => e);
     expect(error).toBeInstanceOf(Error);
     return error as Error & { code: string };
@@ -123,21 +79,12 @@ describe("writing another account's rows", () => {
 
   it("A cannot insert into B's session, chat or read markers, nor own rows for B", async () => {
     const before = await rowsOf();
-    await refused(
-      a.accountId,
-      (tx) => tx`insert into sessions (account_id, title) values (${b.accountId}, 'x')`,
-    );
-    await refused(
-      a.accountId,
-      (tx) => tx`insert into chats (session_id) values (${b.session.id})`,
-    );
+    await refused(a.accountId, (tx) => tx`insert into sessions (account_id, title) values (${b.accountId}, 'x')`);
+    await refused(a.accountId, (tx) => tx`insert into chats (session_id) values (${b.session.id})`);
     const msg = id("msg");
-    const e = await refused(
-      a.accountId,
-      (tx) =>
-        tx`insert into chat_messages (id, chat_id, role, parts)
-         values (${msg}, ${b.chat.id}, 'user', ${tx.json(uiMessage(msg, "user"))})`,
-    );
+    const e = await refused(a.accountId, (tx) =>
+      tx`insert into chat_messages (id, chat_id, role, parts)
+         values (${msg}, ${b.chat.id}, 'user', ${tx.json(uiMessage(msg, "user"))})`);
     expect(["42501", "23503"]).toContain(e.code);
     await refused(
       a.accountId,
@@ -147,10 +94,7 @@ describe("writing another account's rows", () => {
       a.accountId,
       (tx) => tx`insert into chat_reads (account_id, chat_id) values (${b.accountId}, ${a.chat.id})`,
     );
-    await refused(
-      a.accountId,
-      (tx) => tx`insert into accounts (id) values (${b.accountId})`,
-    );
+    await refused(a.accountId, (tx) => tx`insert into accounts (id) values (${b.accountId})`);
     expect(await rowsOf()).toEqual(before);
   });
 
@@ -163,15 +107,9 @@ describe("writing another account's rows", () => {
   });
 
   it("anon can write nothing", async () => {
-    const e = await asAnon(
-      sql,
-      (tx) => tx`insert into accounts (id) values (gen_random_uuid())`,
-    ).catch((e) => e);
+    const e = await asAnon(sql, (tx) => tx`insert into accounts (id) values (gen_random_uuid())`).catch((e) => e);
     expect(e.code).toBe("42501");
-    const n = await asAnon(
-      sql,
-      async (tx) => (await tx`update chats set title = 'x'`).count,
-    );
+    const n = await asAnon(sql, async (tx) => (await tx`update chats set title = 'x'`).count);
     expect(n).toBe(0);
   });
 });
@@ -202,9 +140,7 @@ describe("writing one's own rows", () => {
     const n = await asUser(
       sql,
       a.accountId,
-      async (tx) =>
-        (await tx`update workflow_runs set model_id = 'x' where id = ${a.run.id}`)
-          .count,
+      async (tx) => (await tx`update workflow_runs set model_id = 'x' where id = ${a.run.id}`).count,
     );
     expect(n).toBe(0);
     await asServiceRole(

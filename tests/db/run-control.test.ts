@@ -10,18 +10,9 @@ const { sql, url } = await useTestDatabase();
 // deno-lint-ignore no-explicit-any -- jsonb results; the assertions check their shape
 type Json = Record<string, any>;
 const asService = (query: string, ...args: unknown[]): Promise<Json> =>
-  asServiceRole(sql, (tx) => tx.unsafe(`select ${query} as r`, args as never[]))
-    .then((rows) => rows[0].r);
-const asOwner = (
-  accountId: string,
-  query: string,
-  ...args: unknown[]
-): Promise<Json> =>
-  asUser(
-    sql,
-    accountId,
-    (tx) => tx.unsafe(`select ${query} as r`, args as never[]),
-  ).then((rows) => rows[0].r);
+  asServiceRole(sql, (tx) => tx.unsafe(`select ${query} as r`, args as never[])).then((rows) => rows[0].r);
+const asOwner = (accountId: string, query: string, ...args: unknown[]): Promise<Json> =>
+  asUser(sql, accountId, (tx) => tx.unsafe(`select ${query} as r`, args as never[])).then((rows) => rows[0].r);
 const failure = (promise: Promise<unknown>) =>
   promise.then(() => undefined, (e) => e as { code: string; detail?: string });
 
@@ -34,26 +25,11 @@ const state = async (chatId: string) =>
   (await sql`select status, runner_id, active_stream_id, heartbeat_at, attempts, last_error, revision::int,
                     updated_at from chats where id = ${chatId}`)[0];
 const say = (accountId: string, chatId: string, messageId = id("u")) =>
-  asOwner(
-    accountId,
-    "public.append_message($1, $2::jsonb)",
-    chatId,
-    uiMessage(messageId, "user"),
-  );
+  asOwner(accountId, "public.append_message($1, $2::jsonb)", chatId, uiMessage(messageId, "user"));
 const claim = (runner: string, chatId?: string, stale = "90 seconds") =>
-  asService(
-    "public.claim_chats($1, 20, $2, $3::interval)",
-    runner,
-    chatId ? [chatId] : null,
-    stale,
-  );
+  asService("public.claim_chats($1, 20, $2, $3::interval)", runner, chatId ? [chatId] : null, stale);
 const finish = (runId: string, chatId: string, status: string) =>
-  asService(
-    "public.log_workflow_step($1, $2, finish_status => $3, finished_at => now())",
-    runId,
-    chatId,
-    status,
-  );
+  asService("public.log_workflow_step($1, $2, finish_status => $3, finished_at => now())", runId, chatId, status);
 const runOf = async (chatId: string) => (await state(chatId)).active_stream_id as string;
 
 describe("a user message", () => {
@@ -64,11 +40,7 @@ describe("a user message", () => {
     await listener.listen("chat_work", (payload) => void woken.push(payload));
     await sql`update chats set status = 'error', last_error = 'turn failed', attempts = 3 where id = ${chatId}`;
     await say(accountId, chatId);
-    expect(await state(chatId)).toMatchObject({
-      status: "pending",
-      attempts: 0,
-      last_error: null,
-    });
+    expect(await state(chatId)).toMatchObject({ status: "pending", attempts: 0, last_error: null });
     await expect.poll(() => woken).toContain(chatId);
     await listener.end();
   });
@@ -78,17 +50,9 @@ describe("a user message", () => {
     await say(accountId, chatId);
     const [before] = await sql`select status_changed_at from chats where id = ${chatId}`;
     await say(accountId, chatId);
-    await asOwner(
-      accountId,
-      "public.append_message($1, $2::jsonb)",
-      chatId,
-      uiMessage(id("a"), "assistant"),
-    );
+    await asOwner(accountId, "public.append_message($1, $2::jsonb)", chatId, uiMessage(id("a"), "assistant"));
     const [after] = await sql`select status, status_changed_at from chats where id = ${chatId}`;
-    expect(after).toEqual({
-      status: "pending",
-      status_changed_at: before.status_changed_at,
-    });
+    expect(after).toEqual({ status: "pending", status_changed_at: before.status_changed_at });
   });
 
   it("to a running chat is queued in order, retried idempotently, and refused past 20 with queue_full", async () => {
@@ -97,21 +61,11 @@ describe("a user message", () => {
     await claim("w", chatId);
     const first = await say(accountId, chatId, "q-1");
     expect(first).toMatchObject({ queued: true, position: 1, created: true });
-    expect(await say(accountId, chatId, "q-1")).toMatchObject({
-      queued: true,
-      position: 1,
-      created: false,
-    });
-    for (let i = 2; i <= 20; i++) {
-      expect((await say(accountId, chatId, `q-${i}`)).position).toBe(i);
-    }
+    expect(await say(accountId, chatId, "q-1")).toMatchObject({ queued: true, position: 1, created: false });
+    for (let i = 2; i <= 20; i++) expect((await say(accountId, chatId, `q-${i}`)).position).toBe(i);
     const full = await failure(say(accountId, chatId, "q-21"));
     expect(full).toMatchObject({ code: "PT429", detail: "queue_full" });
-    expect(
-      (await sql`select count(*)::int as n from chat_messages where chat_id = ${chatId}`)[
-        0
-      ].n,
-    ).toBe(1);
+    expect((await sql`select count(*)::int as n from chat_messages where chat_id = ${chatId}`)[0].n).toBe(1);
   });
 });
 
@@ -123,30 +77,16 @@ describe("claim, heartbeat, finish", () => {
       await say(chat.accountId, chat.chatId);
       chats.push(chat.chatId);
     }
-    const { claims } = await asService(
-      "public.claim_chats('w1', 2, $1)",
-      chats,
-    );
+    const { claims } = await asService("public.claim_chats('w1', 2, $1)", chats);
     expect(claims.map((c: Json) => c.chat.id)).toEqual(chats.slice(0, 2));
     for (const c of claims) {
-      expect(c.chat).toMatchObject({
-        status: "running",
-        active_stream_id: c.run.id,
-      });
+      expect(c.chat).toMatchObject({ status: "running", active_stream_id: c.run.id });
       expect(c.run).toMatchObject({ status: "running", chat_id: c.chat.id });
-      expect(await state(c.chat.id)).toMatchObject({
-        runner_id: "w1",
-        attempts: 1,
-      });
+      expect(await state(c.chat.id)).toMatchObject({ runner_id: "w1", attempts: 1 });
     }
-    expect(
-      (await asService("public.claim_chats('w2', 5, $1)", chats)).claims.map((
-        c: Json,
-      ) => c.chat.id),
-    )
+    expect((await asService("public.claim_chats('w2', 5, $1)", chats)).claims.map((c: Json) => c.chat.id))
       .toEqual([chats[2]]);
-    expect((await asService("public.claim_chats('w3', 5, $1)", chats)).claims)
-      .toEqual([]);
+    expect((await asService("public.claim_chats('w3', 5, $1)", chats)).claims).toEqual([]);
   });
 
   it("8 workers claiming from 100 pending chats at once claim each exactly once", async () => {
@@ -159,11 +99,7 @@ describe("claim, heartbeat, finish", () => {
     const claimed = (await Promise.all(Array.from({ length: 8 }, async (_, w) => {
       const mine: string[] = [];
       for (;;) {
-        const { claims } = await asService(
-          "public.claim_chats($1, 3, $2)",
-          `w${w}`,
-          chats,
-        );
+        const { claims } = await asService("public.claim_chats($1, 3, $2)", `w${w}`, chats);
         if (claims.length === 0) return mine;
         mine.push(...claims.map((c: Json) => c.chat.id));
       }
@@ -176,32 +112,17 @@ describe("claim, heartbeat, finish", () => {
     await say(accountId, chatId);
     await claim("w1", chatId);
     const before = await state(chatId);
-    expect(
-      await asService("public.heartbeat('w1', $1)", [chatId, "no-such-chat"]),
-    ).toEqual({
+    expect(await asService("public.heartbeat('w1', $1)", [chatId, "no-such-chat"])).toEqual({
       held: [chatId],
       stop: [],
     });
-    expect(await asService("public.heartbeat('w2', $1)", [chatId])).toEqual({
-      held: [],
-      stop: [],
-    });
+    expect(await asService("public.heartbeat('w2', $1)", [chatId])).toEqual({ held: [], stop: [] });
     const after = await state(chatId);
-    expect(after.heartbeat_at.getTime()).toBeGreaterThan(
-      before.heartbeat_at.getTime() - 1,
-    );
-    expect([after.revision, after.updated_at]).toEqual([
-      before.revision,
-      before.updated_at,
-    ]);
+    expect(after.heartbeat_at.getTime()).toBeGreaterThan(before.heartbeat_at.getTime() - 1);
+    expect([after.revision, after.updated_at]).toEqual([before.revision, before.updated_at]);
 
-    expect(
-      (await asOwner(accountId, "public.stop_chat($1)", chatId)).chat.status,
-    ).toBe("stopping");
-    expect(await asService("public.heartbeat('w1', $1)", [chatId])).toEqual({
-      held: [chatId],
-      stop: [chatId],
-    });
+    expect((await asOwner(accountId, "public.stop_chat($1)", chatId)).chat.status).toBe("stopping");
+    expect(await asService("public.heartbeat('w1', $1)", [chatId])).toEqual({ held: [chatId], stop: [chatId] });
   });
 
   it("finishing the holding run ends the turn: idle, lease cleared, attempts reset; queued messages promoted in order make it pending", async () => {
@@ -220,11 +141,7 @@ describe("claim, heartbeat, finish", () => {
     });
     const history = await sql`select id from chat_messages where chat_id = ${chatId} order by seq`;
     expect(history.map((r) => r.id)).toEqual(["first", "second", "third"]);
-    expect(
-      (await sql`select count(*)::int as n from chat_queued_messages where chat_id = ${chatId}`)[
-        0
-      ].n,
-    ).toBe(0);
+    expect((await sql`select count(*)::int as n from chat_queued_messages where chat_id = ${chatId}`)[0].n).toBe(0);
 
     await claim("w1", chatId);
     await finish(await runOf(chatId), chatId, "completed");
@@ -236,10 +153,7 @@ describe("claim, heartbeat, finish", () => {
     await say(accountId, chatId);
     await claim("w1", chatId);
     await finish(await runOf(chatId), chatId, "failed");
-    expect(await state(chatId)).toMatchObject({
-      status: "error",
-      last_error: "turn failed",
-    });
+    expect(await state(chatId)).toMatchObject({ status: "error", last_error: "turn failed" });
 
     await say(accountId, chatId);
     await claim("w1", chatId);
@@ -254,37 +168,23 @@ describe("claim, heartbeat, finish", () => {
     await claim("w1", chatId);
     const held = await state(chatId);
     await asService("public.log_workflow_step('side-run', $1, now())", chatId);
-    expect((await finish("side-run", chatId, "completed")).run.status).toBe(
-      "completed",
-    );
-    expect(await state(chatId)).toMatchObject({
-      status: "running",
-      active_stream_id: held.active_stream_id,
-    });
+    expect((await finish("side-run", chatId, "completed")).run.status).toBe("completed");
+    expect(await state(chatId)).toMatchObject({ status: "running", active_stream_id: held.active_stream_id });
   });
 
   it("log_workflow_step without started_at is fine for an existing run and PT400 for an unknown one", async () => {
     const { accountId, chatId } = await ownedChat();
     await say(accountId, chatId);
     await claim("w1", chatId);
-    const steps = [{
-      step_number: 1,
-      started_at: new Date().toISOString(),
-      finished_at: new Date().toISOString(),
-    }];
+    const steps = [{ step_number: 1, started_at: new Date().toISOString(), finished_at: new Date().toISOString() }];
     const logged = await asService(
       "public.log_workflow_step($1, $2, steps => $3::jsonb)",
       await runOf(chatId),
       chatId,
       steps,
     );
-    expect(logged).toMatchObject({
-      created: false,
-      steps: [{ step_number: 1, recorded: true }],
-    });
-    const unknown = await failure(
-      asService("public.log_workflow_step('nope', $1)", chatId),
-    );
+    expect(logged).toMatchObject({ created: false, steps: [{ step_number: 1, recorded: true }] });
+    const unknown = await failure(asService("public.log_workflow_step('nope', $1)", chatId));
     expect(unknown).toMatchObject({ code: "PT400", detail: "unknown_run" });
   });
 });
@@ -292,23 +192,13 @@ describe("claim, heartbeat, finish", () => {
 describe("stop", () => {
   it("running -> stopping, pending -> idle, otherwise nothing; another account's chat is PT404", async () => {
     const { accountId, chatId } = await ownedChat();
-    expect(
-      (await asOwner(accountId, "public.stop_chat($1)", chatId)).chat.status,
-    ).toBe("idle");
+    expect((await asOwner(accountId, "public.stop_chat($1)", chatId)).chat.status).toBe("idle");
     await say(accountId, chatId);
-    expect(
-      (await asOwner(accountId, "public.stop_chat($1)", chatId)).chat.status,
-    ).toBe("idle");
+    expect((await asOwner(accountId, "public.stop_chat($1)", chatId)).chat.status).toBe("idle");
     await say(accountId, chatId);
     await claim("w1", chatId);
-    expect(
-      (await asOwner(accountId, "public.stop_chat($1)", chatId)).chat.status,
-    ).toBe("stopping");
-    expect(
-      (await failure(
-        asOwner(crypto.randomUUID(), "public.stop_chat($1)", chatId),
-      ))?.code,
-    ).toBe("PT404");
+    expect((await asOwner(accountId, "public.stop_chat($1)", chatId)).chat.status).toBe("stopping");
+    expect((await failure(asOwner(crypto.randomUUID(), "public.stop_chat($1)", chatId)))?.code).toBe("PT404");
     expect((await state(chatId)).status).toBe("stopping");
     await finish(await runOf(chatId), chatId, "aborted");
     expect((await state(chatId)).status).toBe("idle");
@@ -330,23 +220,13 @@ describe("stale recovery", () => {
       await expire(chatId);
       await asService("public.recover_stale_chats()");
     }
-    expect(await state(chatId)).toMatchObject({
-      status: "error",
-      last_error: "lease expired",
-      active_stream_id: null,
-    });
+    expect(await state(chatId)).toMatchObject({ status: "error", last_error: "lease expired", active_stream_id: null });
     const statuses = await sql`select status from workflow_runs where id = any(${runs})`;
-    expect(statuses.map((r) => r.status)).toEqual([
-      "failed",
-      "failed",
-      "failed",
-    ]);
+    expect(statuses.map((r) => r.status)).toEqual(["failed", "failed", "failed"]);
 
     // The worker of the first run wakes up and finishes it: same status is fine, another is a conflict.
     expect((await finish(runs[0], chatId, "failed")).run.status).toBe("failed");
-    expect((await failure(finish(runs[0], chatId, "completed")))?.code).toBe(
-      "PT409",
-    );
+    expect((await failure(finish(runs[0], chatId, "completed")))?.code).toBe("PT409");
     expect((await state(chatId)).status).toBe("error");
   });
 
@@ -356,25 +236,18 @@ describe("stale recovery", () => {
     await claim("w1", chatId);
     await expire(chatId);
     const { claims } = await claim("w2", chatId);
-    expect(claims.map((c: Json) => c.chat.runner_id ?? c.chat.id)).toEqual([
-      chatId,
-    ]);
+    expect(claims.map((c: Json) => c.chat.runner_id ?? c.chat.id)).toEqual([chatId]);
     expect((await state(chatId)).runner_id).toBe("w2");
 
     await asOwner(accountId, "public.stop_chat($1)", chatId);
     await expire(chatId);
     await asService("public.recover_stale_chats()");
-    expect(await state(chatId)).toMatchObject({
-      status: "idle",
-      last_error: null,
-    });
+    expect(await state(chatId)).toMatchObject({ status: "idle", last_error: null });
   });
 
   it("the lease columns are set and cleared together with running (a CHECK)", async () => {
     const { chatId } = await ownedChat();
-    const e = await failure(
-      sql`update chats set status = 'running' where id = ${chatId}`,
-    );
+    const e = await failure(sql`update chats set status = 'running' where id = ${chatId}`);
     expect(e?.code).toBe("23514");
   });
 });
@@ -382,18 +255,9 @@ describe("stale recovery", () => {
 describe("who may call what", () => {
   it("users may stop their chats but not claim, heartbeat or recover", async () => {
     const { accountId, chatId } = await ownedChat();
-    for (
-      const query of [
-        "public.claim_chats('x')",
-        "public.heartbeat('x', '{}')",
-        "public.recover_stale_chats()",
-      ]
-    ) {
-      expect((await failure(asOwner(accountId, query)))?.code, query).toBe(
-        "42501",
-      );
+    for (const query of ["public.claim_chats('x')", "public.heartbeat('x', '{}')", "public.recover_stale_chats()"]) {
+      expect((await failure(asOwner(accountId, query)))?.code, query).toBe("42501");
     }
-    expect((await asOwner(accountId, "public.stop_chat($1)", chatId)).chat.id)
-      .toBe(chatId);
+    expect((await asOwner(accountId, "public.stop_chat($1)", chatId)).chat.id).toBe(chatId);
   });
 });

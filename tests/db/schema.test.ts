@@ -29,44 +29,22 @@ describe("the schema", () => {
         from information_schema.columns where table_schema = 'public'`;
     const column = (t: string, c: string) => rows.find((r) => r.table_name === t && r.column_name === c);
     expect(column("sessions", "snapshot_size_bytes")?.data_type).toBe("bigint");
-    expect(column("sessions", "global_skill_refs")).toMatchObject({
-      data_type: "jsonb",
-      is_nullable: "NO",
-    });
-    expect(column("sessions", "status")?.column_default).toBe(
-      "'running'::text",
-    );
-    expect(column("sessions", "auto_commit_push_override")).toMatchObject({
-      data_type: "boolean",
-      is_nullable: "YES",
-    });
+    expect(column("sessions", "global_skill_refs")).toMatchObject({ data_type: "jsonb", is_nullable: "NO" });
+    expect(column("sessions", "status")?.column_default).toBe("'running'::text");
+    expect(column("sessions", "auto_commit_push_override")).toMatchObject({ data_type: "boolean", is_nullable: "YES" });
     expect(column("chats", "title")?.column_default).toBe("'New chat'::text");
     expect(column("chats", "model_id")?.column_default).toBeNull();
     expect(column("chat_messages", "seq")?.data_type).toBe("bigint");
-    expect(column("chat_messages", "parts")).toMatchObject({
-      data_type: "jsonb",
-      is_nullable: "NO",
-    });
-    expect(column("chat_reads", "last_read_at")).toMatchObject({
-      is_nullable: "NO",
-      column_default: "now()",
-    });
+    expect(column("chat_messages", "parts")).toMatchObject({ data_type: "jsonb", is_nullable: "NO" });
+    expect(column("chat_reads", "last_read_at")).toMatchObject({ is_nullable: "NO", column_default: "now()" });
     expect(column("workflow_runs", "started_at")?.is_nullable).toBe("NO");
     // Milliseconds in bigint: an integer overflows after 24.8 days.
-    expect(column("workflow_run_steps", "duration_ms")).toMatchObject({
-      data_type: "bigint",
-      is_nullable: "NO",
-    });
-    expect(column("workflow_runs", "total_duration_ms")).toMatchObject({
-      data_type: "bigint",
-      is_nullable: "YES",
-    });
+    expect(column("workflow_run_steps", "duration_ms")).toMatchObject({ data_type: "bigint", is_nullable: "NO" });
+    expect(column("workflow_runs", "total_duration_ms")).toMatchObject({ data_type: "bigint", is_nullable: "YES" });
     expect(column("workflow_run_steps", "updated_at")).toBeUndefined();
     expect(column("workflow_runs", "session_id")).toBeUndefined();
     for (const t of tables) {
-      expect(column(t, "created_at")?.data_type, t).toBe(
-        "timestamp with time zone",
-      );
+      expect(column(t, "created_at")?.data_type, t).toBe("timestamp with time zone");
     }
     const timestampsWithoutZone = rows.filter((r) => r.data_type === "timestamp without time zone");
     expect(timestampsWithoutZone).toEqual([]);
@@ -109,19 +87,11 @@ describe("the schema", () => {
   it("indexes messages by (chat_id, seq) and steps uniquely by (workflow_run_id, step_number)", async () => {
     const rows = await sql`select indexdef from pg_indexes where schemaname = 'public'`;
     const defs = rows.map((r) => r.indexdef);
+    expect(defs).toContainEqual(expect.stringMatching(/UNIQUE INDEX .* ON public\.chat_messages .*\(chat_id, seq\)/));
     expect(defs).toContainEqual(
-      expect.stringMatching(
-        /UNIQUE INDEX .* ON public\.chat_messages .*\(chat_id, seq\)/,
-      ),
+      expect.stringMatching(/UNIQUE INDEX .* ON public\.workflow_run_steps .*\(workflow_run_id, step_number\)/),
     );
-    expect(defs).toContainEqual(
-      expect.stringMatching(
-        /UNIQUE INDEX .* ON public\.workflow_run_steps .*\(workflow_run_id, step_number\)/,
-      ),
-    );
-    expect(defs).toContainEqual(
-      expect.stringMatching(/ON public\.chat_reads .*\(chat_id\)/),
-    );
+    expect(defs).toContainEqual(expect.stringMatching(/ON public\.chat_reads .*\(chat_id\)/));
   });
 
   it("keeps updated_at with a BEFORE UPDATE trigger on every table that has the column (chats: with its revision)", async () => {

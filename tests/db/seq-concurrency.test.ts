@@ -44,14 +44,10 @@ it("16 writers x 13 inserts into one chat get seq 1..208, visible only as a gapl
 
   const total = writers * perWriter;
   const rows = await sql`select seq::int as seq from chat_messages where chat_id = ${chat.id} order by seq`;
-  expect(rows.map((r) => r.seq)).toEqual(
-    Array.from({ length: total }, (_, i) => i + 1),
-  );
+  expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
   // Every snapshot a reader took was a prefix 1..n: nothing committed out of seq order.
   expect(observed.filter(([n, max]) => n !== max)).toEqual([]);
   // Paging by "after seq" saw a strictly increasing run with no hole.
-  expect(pagedBySeq).toEqual(
-    Array.from({ length: pagedBySeq.length }, (_, i) => i + 1),
-  );
+  expect(pagedBySeq).toEqual(Array.from({ length: pagedBySeq.length }, (_, i) => i + 1));
   expect(observed.length).toBeGreaterThan(3);
 });

@@ -16,17 +16,7 @@ interface Finding {
 
 /** The advisors' findings at warning level or above, and whether `--fail-on warn` failed. */
 async function advisors(): Promise<{ findings: Finding[]; failed: boolean }> {
-  const args = [
-    "db",
-    "advisors",
-    remote(url),
-    "--level",
-    "warn",
-    "--fail-on",
-    "warn",
-    "--output-format",
-    "json",
-  ];
+  const args = ["db", "advisors", remote(url), "--level", "warn", "--fail-on", "warn", "--output-format", "json"];
   const { stdout, failed } = await supabaseCli(...args).then(
     ({ stdout }) => ({ stdout, failed: false }),
     (error) => ({ stdout: error.stdout as string, failed: true }),
@@ -43,12 +33,7 @@ it("and it does find a mistake planted in the schema", async () => {
   try {
     const { findings, failed } = await advisors();
     expect(failed).toBe(true);
-    expect(findings).toContainEqual(
-      expect.objectContaining({
-        name: "rls_disabled_in_public",
-        level: "ERROR",
-      }),
-    );
+    expect(findings).toContainEqual(expect.objectContaining({ name: "rls_disabled_in_public", level: "ERROR" }));
   } finally {
     await sql`drop table public.planted_without_rls`;
   }
@@ -56,23 +41,14 @@ it("and it does find a mistake planted in the schema", async () => {
 
 it("`supabase inspect db outliers` and `db-stats` read the query statistics", async () => {
   // A statement of this test's own, so the statistics are known to be collected here.
-  for (let i = 0; i < 3; i++) {
-    await sql`select count(*) from chats where id = ${"outliers-probe"}`;
-  }
+  for (let i = 0; i < 3; i++) await sql`select count(*) from chats where id = ${"outliers-probe"}`;
   const [{ calls }] = await sql`
     select coalesce(sum(calls), 0)::int as calls from extensions.pg_stat_statements
      where query like '%from chats where id = $1%'`;
   expect(calls).toBeGreaterThanOrEqual(3);
 
   const outliers = JSON.parse(
-    (await supabaseCli(
-      "inspect",
-      "db",
-      "outliers",
-      remote(url),
-      "--output-format",
-      "json",
-    ))
+    (await supabaseCli("inspect", "db", "outliers", remote(url), "--output-format", "json"))
       .stdout,
   ).rows;
   expect(outliers.length).toBeGreaterThan(0);
@@ -85,14 +61,7 @@ it("`supabase inspect db outliers` and `db-stats` read the query statistics", as
   );
 
   const stats = JSON.parse(
-    (await supabaseCli(
-      "inspect",
-      "db",
-      "db-stats",
-      remote(url),
-      "--output-format",
-      "json",
-    ))
+    (await supabaseCli("inspect", "db", "db-stats", remote(url), "--output-format", "json"))
       .stdout,
   ).rows;
   // "N/A" here would mean pg_stat_statements_info is unreadable.

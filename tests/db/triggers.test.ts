@@ -33,9 +33,7 @@ describe("updated_at", () => {
       `update public.${table} set ${set} where ${key} = $1 returning updated_at, created_at`,
       [keyValue!],
     );
-    expect(after.updated_at.getTime()).toBeGreaterThan(
-      before.updated_at.getTime(),
-    );
+    expect(after.updated_at.getTime()).toBeGreaterThan(before.updated_at.getTime());
     expect(after.created_at).toEqual(before.created_at);
   });
 });
@@ -66,8 +64,7 @@ describe("seq", () => {
   it("an insert into a missing chat is a foreign-key violation", async () => {
     const error = await sql`
       insert into chat_messages (id, chat_id, role, parts)
-      values ('orphan', 'no-such-chat', 'user', '{"id":"orphan","role":"user","parts":[]}')`
-      .catch((e) => e);
+      values ('orphan', 'no-such-chat', 'user', '{"id":"orphan","role":"user","parts":[]}')`.catch((e) => e);
     expect(error.code).toBe("23503");
   });
 
@@ -76,8 +73,6 @@ describe("seq", () => {
     await sql`select pg_sleep(0.002)`;
     await makeMessage(sql, chat.id);
     const [after] = await sql`select updated_at from chats where id = ${chat.id}`;
-    expect(after.updated_at.getTime()).toBeGreaterThan(
-      chat.updated_at.getTime(),
-    );
+    expect(after.updated_at.getTime()).toBeGreaterThan(chat.updated_at.getTime());
   });
 });

@@ -18,8 +18,7 @@ it("an answer that arrived while the loop was stalled wins over the deadline", a
 
 it("no answer expires after about the deadline of running time", async () => {
   const started = performance.now();
-  await expect(withDeadline(new Promise(() => {}), 300, expired)).rejects
-    .toThrow("expired");
+  await expect(withDeadline(new Promise(() => {}), 300, expired)).rejects.toThrow("expired");
   const elapsed = performance.now() - started;
   expect(elapsed).toBeGreaterThanOrEqual(290);
   expect(elapsed).toBeLessThan(1500);
@@ -32,13 +31,10 @@ it("a stall is not counted, but the running time before and after it is", async 
   stall(1000);
   await expect(result).rejects.toThrow("expired");
   // 150 ms before the stall + at most one tick for the stall + the rest after it.
-  expect(performance.now() - started).toBeGreaterThanOrEqual(
-    1000 + 400 - 100 - 20,
-  );
+  expect(performance.now() - started).toBeGreaterThanOrEqual(1000 + 400 - 100 - 20);
 });
 
 it("errors and answers pass through", async () => {
   await expect(withDeadline(Promise.resolve(1), 100, expired)).resolves.toBe(1);
-  await expect(withDeadline(Promise.reject(new Error("refused")), 100, expired))
-    .rejects.toThrow("refused");
+  await expect(withDeadline(Promise.reject(new Error("refused")), 100, expired)).rejects.toThrow("refused");
 });

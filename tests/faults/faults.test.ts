@@ -10,26 +10,15 @@ let token: string;
 let chatIds: string[];
 
 beforeAll(async () => {
-  stack = await throwawayStack({
-    DB_LOCK_TIMEOUT: "500ms",
-    DB_STATEMENT_TIMEOUT: "3s",
-  });
+  stack = await throwawayStack({ DB_LOCK_TIMEOUT: "500ms", DB_STATEMENT_TIMEOUT: "3s" });
   const accountId = crypto.randomUUID();
   token = await userJwt(accountId);
-  const created = await call("create-chat", {
-    session: { title: "faults" },
-    chat: { id: "fault-chat-0" },
-  });
+  const created = await call("create-chat", { session: { title: "faults" }, chat: { id: "fault-chat-0" } });
   expect(created.status).toBe(201);
   const sessionId = (created.body as { session: { id: string } }).session.id;
   chatIds = ["fault-chat-0"];
   for (let i = 1; i < 4; i++) {
-    expect(
-      (await call("create-chat", {
-        session_id: sessionId,
-        id: `fault-chat-${i}`,
-      })).status,
-    ).toBe(201);
+    expect((await call("create-chat", { session_id: sessionId, id: `fault-chat-${i}` })).status).toBe(201);
     chatIds.push(`fault-chat-${i}`);
   }
 });
@@ -39,10 +28,7 @@ async function call(fn: string, body: unknown, timeoutMs = 10_000) {
   const started = Date.now();
   const response = await fetch(`${stack.apiUrl}/functions/v1/${fn}`, {
     method: "POST",
-    headers: {
-      Authorization: `Bearer ${token}`,
-      "Content-Type": "application/json",
-    },
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(timeoutMs),
   });
@@ -55,10 +41,7 @@ async function call(fn: string, body: unknown, timeoutMs = 10_000) {
 }
 
 const append = (chatId: string, id: string) =>
-  call("append-message", {
-    chat_id: chatId,
-    message: { id, role: "user", parts: [{ type: "text", text: id }] },
-  });
+  call("append-message", { chat_id: chatId, message: { id, role: "user", parts: [{ type: "text", text: id }] } });
 
 /** Per chat: seq runs 1..n with n = the chat's counter, and the title was set iff there are messages. */
 async function chatsAreWhole() {
@@ -69,9 +52,7 @@ async function chatsAreWhole() {
       from chats c left join chat_messages m on m.chat_id = c.id
      group by c.id`;
   for (const row of rows) {
-    expect(row.seqs, row.id).toEqual(
-      Array.from({ length: row.counter }, (_, i) => i + 1),
-    );
+    expect(row.seqs, row.id).toEqual(Array.from({ length: row.counter }, (_, i) => i + 1));
     expect(row.title === "New chat", row.id).toBe(row.counter === 0);
     if (row.counter) expect(row.parts_match).toBe(true);
   }
@@ -80,27 +61,13 @@ async function chatsAreWhole() {
 describe("logs", () => {
   it("neither the functions nor PostgreSQL log message contents or tokens, even for refused writes", async () => {
     const secret = `top-secret-${crypto.randomUUID()}`;
-    const message = {
-      id: "log-probe",
-      role: "user",
-      parts: [{ type: "text", text: secret }],
-    };
-    expect(
-      (await call("append-message", { chat_id: chatIds[0], message })).status,
-    ).toBe(201);
+    const message = { id: "log-probe", role: "user", parts: [{ type: "text", text: secret }] };
+    expect((await call("append-message", { chat_id: chatIds[0], message })).status).toBe(201);
     // The same id as an assistant message: refused inside the SQL function (PT409).
-    const refused = await call("append-message", {
-      chat_id: chatIds[0],
-      message: { ...message, role: "assistant" },
-    });
+    const refused = await call("append-message", { chat_id: chatIds[0], message: { ...message, role: "assistant" } });
     expect(refused.status).toBe(409);
     // A chat the caller cannot see: refused by PostgreSQL (PT404).
-    expect(
-      (await call("append-message", {
-        chat_id: "not-mine",
-        message: { ...message, id: "x" },
-      })).status,
-    ).toBe(404);
+    expect((await call("append-message", { chat_id: "not-mine", message: { ...message, id: "x" } })).status).toBe(404);
     await new Promise((r) => setTimeout(r, 200));
     const all = [...stack.logs, ...stack.postgresLog].join("\n");
     // PostgreSQL did log the refusals (so the checks below look at real error lines).
@@ -128,11 +95,7 @@ describe("a stuck lock", () => {
 describe("PostgreSQL stopped while requests are in flight", () => {
   it("answers 503 + Retry-After while it is down, serves again once it is back, and loses no acknowledged write", async () => {
     const acknowledged: string[] = [];
-    const outcomes: {
-      status: number;
-      retryAfter: string | null;
-      ms: number;
-    }[] = [];
+    const outcomes: { status: number; retryAfter: string | null; ms: number }[] = [];
     let phase: "up" | "down" | "back" = "up";
     let stop = false;
     let n = 0;
@@ -158,18 +121,14 @@ describe("PostgreSQL stopped while requests are in flight", () => {
     await stack.startPostgres();
     phase = "back";
     const deadline = Date.now() + 10_000;
-    while (!sawCreatedAfterRestart.value && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    while (!sawCreatedAfterRestart.value && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 200));
     stop = true;
     await Promise.all(workers);
 
     const statuses = new Set(outcomes.map((o) => o.status));
     expect([...statuses].sort()).toEqual([201, 503]);
-    expect(
-      outcomes.filter((o) => o.status === 503).every((o) => o.retryAfter === "1"),
-    ).toBe(true);
+    expect(outcomes.filter((o) => o.status === 503).every((o) => o.retryAfter === "1")).toBe(true);
     expect(Math.max(...outcomes.map((o) => o.ms))).toBeLessThan(5000);
     expect(sawCreatedAfterRestart.value).toBe(true);
 
@@ -186,8 +145,7 @@ describe("the function process killed mid-request (SIGKILL)", () => {
     const results: { status: number }[] = [];
     const writers = Array.from({ length: 8 }, async (_, w) => {
       for (;;) {
-        const outcome = await append(chatIds[w % chatIds.length], `kill-${n++}`)
-          .catch(() => ({ status: 0 }));
+        const outcome = await append(chatIds[w % chatIds.length], `kill-${n++}`).catch(() => ({ status: 0 }));
         results.push(outcome);
         if (outcome.status === 0) return;
       }
@@ -195,14 +153,8 @@ describe("the function process killed mid-request (SIGKILL)", () => {
     await new Promise((r) => setTimeout(r, 150));
     stack.functions.process.kill("SIGKILL");
     await Promise.all(writers);
-    expect(
-      results.some((r) => r.status === 0),
-      "the kill cut some requests off",
-    ).toBe(true);
-    expect(
-      results.some((r) => r.status === 201),
-      "some requests completed before the kill",
-    ).toBe(true);
+    expect(results.some((r) => r.status === 0), "the kill cut some requests off").toBe(true);
+    expect(results.some((r) => r.status === 201), "some requests completed before the kill").toBe(true);
 
     // The server notices the dropped connections and rolls their transactions back.
     const deadline = Date.now() + 5000;
@@ -215,8 +167,7 @@ describe("the function process killed mid-request (SIGKILL)", () => {
     }
     await chatsAreWhole();
     const acknowledged = results.filter((r) => r.status === 201).length;
-    const [{ stored }] = await stack
-      .sql`select count(*)::int as stored from chat_messages where id like 'kill-%'`;
+    const [{ stored }] = await stack.sql`select count(*)::int as stored from chat_messages where id like 'kill-%'`;
     expect(stored).toBeGreaterThanOrEqual(acknowledged);
 
     await stack.restartFunctions();

@@ -13,18 +13,9 @@ let stack: ThrowawayStack;
 let token: string;
 
 beforeAll(async () => {
-  stack = await throwawayStack({
-    DB_CONNECT_TIMEOUT_S: "1",
-    DB_STATEMENT_TIMEOUT: "1s",
-    DB_LOCK_TIMEOUT: "900ms",
-  });
+  stack = await throwawayStack({ DB_CONNECT_TIMEOUT_S: "1", DB_STATEMENT_TIMEOUT: "1s", DB_LOCK_TIMEOUT: "900ms" });
   token = await userJwt(crypto.randomUUID());
-  expect(
-    (await call("create-chat", {
-      session: { title: "stall" },
-      chat: { id: "stall-chat" },
-    })).status,
-  ).toBe(201);
+  expect((await call("create-chat", { session: { title: "stall" }, chat: { id: "stall-chat" } })).status).toBe(201);
 });
 afterAll(() => stack?.stop());
 
@@ -32,25 +23,14 @@ async function call(fn: string, body: unknown) {
   const started = Date.now();
   const response = await fetch(`${stack.apiUrl}/functions/v1/${fn}`, {
     method: "POST",
-    headers: {
-      Authorization: `Bearer ${token}`,
-      "Content-Type": "application/json",
-    },
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(30_000),
   });
-  return {
-    status: response.status,
-    body: await response.json(),
-    ms: Date.now() - started,
-  };
+  return { status: response.status, body: await response.json(), ms: Date.now() - started };
 }
 
-const append = (id: string) =>
-  call("append-message", {
-    chat_id: "stall-chat",
-    message: uiMessage(id, "user", id),
-  });
+const append = (id: string) => call("append-message", { chat_id: "stall-chat", message: uiMessage(id, "user", id) });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 it("writes answered by the database while the function process was stopped are acknowledged, not 503", async () => {
@@ -74,8 +54,7 @@ it("writes answered by the database while the function process was stopped are a
     locker.release();
     // PostgreSQL commits the first writes while the process is stopped.
     for (let stored = 0; stored < 8; await sleep(20)) {
-      [{ stored }] = await stack
-        .sql`select count(*)::int as stored from chat_messages where chat_id = 'stall-chat'`;
+      [{ stored }] = await stack.sql`select count(*)::int as stored from chat_messages where chat_id = 'stall-chat'`;
     }
     await sleep(deadlineMs + 1000);
   } finally {
@@ -84,8 +63,7 @@ it("writes answered by the database while the function process was stopped are a
 
   const results = await Promise.all(writes);
   expect(results.map((r) => r.status)).toEqual(Array(12).fill(201));
-  const stored = await stack
-    .sql`select id from chat_messages where chat_id = 'stall-chat' order by seq`;
+  const stored = await stack.sql`select id from chat_messages where chat_id = 'stall-chat' order by seq`;
   expect(stored.map((row) => row.id).sort()).toEqual([...ids].sort());
 
   // The breaker stayed closed: the next request is served at once, not refused while a probe runs.

@@ -4,8 +4,7 @@ import { invoke, newUser, useFunctionsDatabase, userWithChat } from "../support/
 
 const sql = useFunctionsDatabase();
 const archivedAt = async (chatId: string) =>
-  (await sql`select archived_at from chats where id = ${chatId}`)[0]
-    .archived_at as Date | null;
+  (await sql`select archived_at from chats where id = ${chatId}`)[0].archived_at as Date | null;
 
 describe("archive-chat", () => {
   it("archives the owner's chat and restores it, returning the chat each time", async () => {
@@ -15,10 +14,7 @@ describe("archive-chat", () => {
       archived: true,
     });
     expect(archived.status).toBe(200);
-    expect(archived.body.chat).toMatchObject({
-      id: user.chatId,
-      archived_at: expect.any(String),
-    });
+    expect(archived.body.chat).toMatchObject({ id: user.chatId, archived_at: expect.any(String) });
     expect((await archivedAt(user.chatId))?.toISOString()).toBe(
       new Date(archived.body.chat.archived_at!).toISOString(),
     );
@@ -40,25 +36,15 @@ describe("archive-chat", () => {
   it("answers 404 to another account and leaves the chat alone", async () => {
     const owner = await userWithChat();
     const intruder = await newUser();
-    const { status } = await invoke(intruder.client, "archive-chat", {
-      chat_id: owner.chatId,
-      archived: true,
-    });
+    const { status } = await invoke(intruder.client, "archive-chat", { chat_id: owner.chatId, archived: true });
     expect(status).toBe(404);
     expect(await archivedAt(owner.chatId)).toBeNull();
   });
 
   it("needs archived as a boolean", async () => {
     const user = await userWithChat();
-    for (
-      const body of [{ chat_id: user.chatId }, {
-        chat_id: user.chatId,
-        archived: "yes",
-      }]
-    ) {
-      expect((await invoke(user.client, "archive-chat", body)).status).toBe(
-        400,
-      );
+    for (const body of [{ chat_id: user.chatId }, { chat_id: user.chatId, archived: "yes" }]) {
+      expect((await invoke(user.client, "archive-chat", body)).status).toBe(400);
     }
     expect(await archivedAt(user.chatId)).toBeNull();
   });

@@ -23,31 +23,17 @@ const bad = {
 
 it("a function started with invalid settings exits at once, naming each one and its value", async () => {
   const deno = path.join(projectRoot, "node_modules/.bin/deno");
-  const args = [
-    "run",
-    "--config=functions/deno.json",
-    "--allow-env",
-    "--allow-net",
-    "--allow-read",
-  ];
-  const failure = await promisify(execFile)(deno, [
-    ...args,
-    "functions/mark-read/index.ts",
-  ], {
+  const args = ["run", "--config=functions/deno.json", "--allow-env", "--allow-net", "--allow-read"];
+  const failure = await promisify(execFile)(deno, [...args, "functions/mark-read/index.ts"], {
     cwd: projectRoot,
     env: { ...process.env, NO_COLOR: "1", ...bad },
     timeout: 20_000,
-  }).then(
-    () => undefined,
-    (error: { code?: number; stderr?: string }) => error,
-  );
+  }).then(() => undefined, (error: { code?: number; stderr?: string }) => error);
   expect(failure?.code).toBe(1);
   expect(failure?.stderr).toContain("invalid configuration of the functions");
   for (const [name, value] of Object.entries(bad)) {
     expect(failure?.stderr).toContain(name);
-    if (
-      !["SUPABASE_DB_URL", "SUPABASE_JWKS", "SUPABASE_JWKS_URL"].includes(name)
-    ) {
+    if (!["SUPABASE_DB_URL", "SUPABASE_JWKS", "SUPABASE_JWKS_URL"].includes(name)) {
       expect(failure?.stderr).toContain(JSON.stringify(value)); // the value as given, where it is no secret
     }
   }
@@ -55,9 +41,7 @@ it("a function started with invalid settings exits at once, naming each one and 
 
 it("the local gateway refuses to start with a non-numeric MAX_BODY_BYTES instead of serving without a limit", async () => {
   const port = await freePort();
-  await expect(
-    serveFunctions({ PORT: String(port), MAX_BODY_BYTES: "1MB" }, () => {}),
-  ).rejects.toThrow(
+  await expect(serveFunctions({ PORT: String(port), MAX_BODY_BYTES: "1MB" }, () => {})).rejects.toThrow(
     /exited with code 1/,
   );
 });

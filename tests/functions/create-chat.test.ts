@@ -10,46 +10,23 @@ describe("create-chat with a new session", () => {
     const user = await newUser();
     const sessionId = uid("session"), chatId = uid("chat");
     const { status, body } = await invoke(user.client, "create-chat", {
-      session: {
-        id: sessionId,
-        title: "Refactor the parser",
-        repo_owner: "acme",
-        repo_name: "parser",
-        branch: "main",
-      },
+      session: { id: sessionId, title: "Refactor the parser", repo_owner: "acme", repo_name: "parser", branch: "main" },
       chat: { id: chatId, model_id: "anthropic/claude" },
     });
     expect(status).toBe(201);
     expect(body).toMatchObject({
       created: true,
-      session: {
-        id: sessionId,
-        account_id: user.accountId,
-        title: "Refactor the parser",
-        status: "running",
-      },
-      chat: {
-        id: chatId,
-        session_id: sessionId,
-        title: "New chat",
-        model_id: "anthropic/claude",
-      },
+      session: { id: sessionId, account_id: user.accountId, title: "Refactor the parser", status: "running" },
+      chat: { id: chatId, session_id: sessionId, title: "New chat", model_id: "anthropic/claude" },
     });
     const [row] = await sql`
       select s.account_id, c.model_id from sessions s join chats c on c.session_id = s.id where c.id = ${chatId}`;
-    expect(row).toEqual({
-      account_id: user.accountId,
-      model_id: "anthropic/claude",
-    });
-    expect(
-      (await sql`select 1 from accounts where id = ${user.accountId}`).length,
-    ).toBe(1);
+    expect(row).toEqual({ account_id: user.accountId, model_id: "anthropic/claude" });
+    expect((await sql`select 1 from accounts where id = ${user.accountId}`).length).toBe(1);
     // The answer is the stored rows, whole, in the envelope its response schema describes.
     expect(body.chat).toEqual(await storedRow(sql, "chats", chatId));
     expect(body.session).toEqual(await storedRow(sql, "sessions", sessionId));
-    expect(createChatResponse.safeParse({ ...body, extra: true }).success).toBe(
-      false,
-    );
+    expect(createChatResponse.safeParse({ ...body, extra: true }).success).toBe(false);
   });
 
   it("mints ids when none are given", async () => {
@@ -66,19 +43,11 @@ describe("create-chat with a new session", () => {
 
   it("a retry with the same ids returns the same session and chat (200) and writes nothing new", async () => {
     const user = await newUser();
-    const request = {
-      session: { id: uid("session"), title: "Retried" },
-      chat: { id: uid("chat") },
-    };
-    expect((await invoke(user.client, "create-chat", request)).status).toBe(
-      201,
-    );
+    const request = { session: { id: uid("session"), title: "Retried" }, chat: { id: uid("chat") } };
+    expect((await invoke(user.client, "create-chat", request)).status).toBe(201);
     const retry = await invoke(user.client, "create-chat", request);
     expect(retry.status).toBe(200);
-    expect(retry.body).toMatchObject({
-      created: false,
-      chat: { id: request.chat.id },
-    });
+    expect(retry.body).toMatchObject({ created: false, chat: { id: request.chat.id } });
     const [{ n }] = await sql`select count(*)::int as n from sessions where account_id = ${user.accountId}`;
     expect(n).toBe(1);
   });
@@ -97,9 +66,7 @@ describe("create-chat with a new session", () => {
   });
 
   it("the service role must name the account, and creates the session for it", async () => {
-    const missing = await invoke(service, "create-chat", {
-      session: { title: "for someone" },
-    });
+    const missing = await invoke(service, "create-chat", { session: { title: "for someone" } });
     expect(missing.status).toBe(400);
     const accountId = crypto.randomUUID();
     const { status, body } = await invoke(service, "create-chat", {
@@ -124,24 +91,10 @@ describe("create-chat in an existing session", () => {
   it("creates a chat in the caller's session (201), then returns it on retry (200)", async () => {
     const user = await userWithChat();
     const chatId = uid("chat");
-    const first = await invoke(user.client, "create-chat", {
-      session_id: user.sessionId,
-      id: chatId,
-      title: "Second",
-    });
-    expect(first).toMatchObject({
-      status: 201,
-      body: { created: true, chat: { id: chatId, title: "Second" } },
-    });
-    const retry = await invoke(user.client, "create-chat", {
-      session_id: user.sessionId,
-      id: chatId,
-      title: "Second",
-    });
-    expect(retry).toMatchObject({
-      status: 200,
-      body: { created: false, chat: { id: chatId } },
-    });
+    const first = await invoke(user.client, "create-chat", { session_id: user.sessionId, id: chatId, title: "Second" });
+    expect(first).toMatchObject({ status: 201, body: { created: true, chat: { id: chatId, title: "Second" } } });
+    const retry = await invoke(user.client, "create-chat", { session_id: user.sessionId, id: chatId, title: "Second" });
+    expect(retry).toMatchObject({ status: 200, body: { created: false, chat: { id: chatId } } });
   });
 
   it("the same chat id in another session is a conflict (409)", async () => {
@@ -159,12 +112,8 @@ describe("create-chat in an existing session", () => {
   it("someone else's session, or one that does not exist, is not found (404)", async () => {
     const owner = await userWithChat();
     const intruder = await newUser();
-    const theirs = await invoke(intruder.client, "create-chat", {
-      session_id: owner.sessionId,
-    });
-    const nowhere = await invoke(intruder.client, "create-chat", {
-      session_id: "no-such-session",
-    });
+    const theirs = await invoke(intruder.client, "create-chat", { session_id: owner.sessionId });
+    const nowhere = await invoke(intruder.client, "create-chat", { session_id: "no-such-session" });
     expect(theirs.status).toBe(404);
     expect(nowhere.status).toBe(404);
     // The same answer either way: a 404 never reveals that someone else's session exists.

@@ -13,18 +13,12 @@ describe("paths the local stack does not serve", () => {
     const { client } = await newUser();
     const table = await client.from("chats").select();
     expect(table.status).toBe(501);
-    expect(table.error).toMatchObject({
-      code: "not_served_locally",
-      message: expect.stringMatching(/PostgREST/),
-    });
+    expect(table.error).toMatchObject({ code: "not_served_locally", message: expect.stringMatching(/PostgREST/) });
     expect(table.error!.message).toMatch(functionNames);
     const rpc = await client.rpc("mark_read", { chat_id: "c" });
     expect(rpc.status).toBe(501);
     expect(rpc.error!.message).toMatch(functionNames);
-    const auth = await client.auth.signInWithPassword({
-      email: "a@example.com",
-      password: "password",
-    });
+    const auth = await client.auth.signInWithPassword({ email: "a@example.com", password: "password" });
     expect(auth.error!.message).toMatch(/Auth is not part of the local stack/);
     expect(auth.error!.message).toMatch(functionNames);
   });
@@ -42,16 +36,9 @@ describe("paths the local stack does not serve", () => {
     for (const [method, path, status, says] of cases) {
       const response = await fetch(`${apiUrl}${path}`, { method });
       expect(response.status, path).toBe(status);
-      expect(response.headers.get("content-type")).toMatch(
-        /^application\/json/,
-      );
+      expect(response.headers.get("content-type")).toMatch(/^application\/json/);
       const body = await response.json();
-      expect(Object.keys(body).sort()).toEqual([
-        "code",
-        "details",
-        "hint",
-        "message",
-      ]);
+      expect(Object.keys(body).sort()).toEqual(["code", "details", "hint", "message"]);
       expect(body.message, path).toMatch(says);
       expect(body.message, path).toMatch(functionNames);
       expect(body.details).toBe(`${method} ${path.split("?")[0]}`);
@@ -59,17 +46,10 @@ describe("paths the local stack does not serve", () => {
   });
 
   it("an unknown function gets the functions' own error shape, naming the functions there are", async () => {
-    const response = await fetch(`${apiUrl}/functions/v1/no-such-function`, {
-      method: "POST",
-    });
+    const response = await fetch(`${apiUrl}/functions/v1/no-such-function`, { method: "POST" });
     expect(response.status).toBe(404);
     expect(await response.json()).toEqual({
-      error: {
-        code: "not_found",
-        message: expect.stringMatching(
-          /no function named no-such-function.*mark-read/,
-        ),
-      },
+      error: { code: "not_found", message: expect.stringMatching(/no function named no-such-function.*mark-read/) },
     });
   });
 });
@@ -102,26 +82,16 @@ describe("connection limits", () => {
   };
 
   it("closes sockets that send nothing, or trickle their headers, at the header limit (50 at once)", async () => {
-    const silent = await Promise.all(
-      Array.from({ length: 25 }, () => rawSocket(url)),
-    );
-    const trickling = await Promise.all(
-      Array.from({ length: 25 }, () => rawSocket(url)),
-    );
+    const silent = await Promise.all(Array.from({ length: 25 }, () => rawSocket(url)));
+    const trickling = await Promise.all(Array.from({ length: 25 }, () => rawSocket(url)));
     const drip = setInterval(() => {
-      for (const { socket } of trickling) {
-        if (!socket.destroyed) socket.write("x");
-      }
+      for (const { socket } of trickling) if (!socket.destroyed) socket.write("x");
     }, 100);
     for (const { socket } of trickling) {
-      socket.write(
-        "POST /functions/v1/mark-read HTTP/1.1\r\nHost: localhost\r\nX-Slow: ",
-      );
+      socket.write("POST /functions/v1/mark-read HTTP/1.1\r\nHost: localhost\r\nX-Slow: ");
     }
     try {
-      for (const { closed } of silent) {
-        expectClosedNear(await closed, limits.header);
-      }
+      for (const { closed } of silent) expectClosedNear(await closed, limits.header);
       for (const { closed, received } of trickling) {
         expectClosedNear(await closed, limits.header);
         expect(received()).toMatch(/^HTTP\/1\.1 408 /);
@@ -143,10 +113,7 @@ describe("connection limits", () => {
         "x-request-id": requestId,
       }) + '{"chat_id":"',
     );
-    const drip = setInterval(
-      () => !client.socket.destroyed && client.socket.write("x"),
-      100,
-    );
+    const drip = setInterval(() => !client.socket.destroyed && client.socket.write("x"), 100);
     try {
       expectClosedNear(await client.closed, limits.body);
     } finally {
@@ -155,15 +122,9 @@ describe("connection limits", () => {
     expect(client.received()).toMatch(/^HTTP\/1\.1 408 /);
     expect(client.received()).toContain('"code":"request_timeout"');
     await sleep(100);
-    expect(logs.map((line) => line.startsWith("{") ? JSON.parse(line) : {}))
-      .toContainEqual(
-        expect.objectContaining({
-          fn: "mark-read",
-          status: 408,
-          error: "request_timeout",
-          request_id: requestId,
-        }),
-      );
+    expect(logs.map((line) => line.startsWith("{") ? JSON.parse(line) : {})).toContainEqual(
+      expect.objectContaining({ fn: "mark-read", status: 408, error: "request_timeout", request_id: requestId }),
+    );
   });
 
   it("closes a kept-alive connection after the idle limit without a request", async () => {

@@ -8,16 +8,11 @@ import { describe, expect, it } from "vitest";
 import { projectRoot } from "../../scripts/local-stack/config.ts";
 
 const functionsDir = path.join(projectRoot, "functions");
-const importMap = JSON.parse(
-  readFileSync(path.join(functionsDir, "deno.json"), "utf8"),
-).imports as Record<
+const importMap = JSON.parse(readFileSync(path.join(functionsDir, "deno.json"), "utf8")).imports as Record<
   string,
   string
 >;
-const config = readFileSync(
-  path.join(projectRoot, "supabase/config.toml"),
-  "utf8",
-);
+const config = readFileSync(path.join(projectRoot, "supabase/config.toml"), "utf8");
 const names = readdirSync(functionsDir, { withFileTypes: true })
   .filter((entry) => entry.isDirectory() && !entry.name.startsWith("_"))
   .map((entry) => entry.name);
@@ -33,8 +28,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 const specifiers = (source: string) =>
-  [...source.matchAll(/^\s*(?:import|export)\s[^;]*?from\s*["']([^"']+)["']/gm)]
-    .map((m) => m[1]);
+  [...source.matchAll(/^\s*(?:import|export)\s[^;]*?from\s*["']([^"']+)["']/gm)].map((m) => m[1]);
 
 describe("functions/", () => {
   it("has the functions, each an index.ts that calls Deno.serve", () => {
@@ -49,10 +43,7 @@ describe("functions/", () => {
       "push-context",
     ]);
     for (const name of names) {
-      expect(
-        readFileSync(path.join(functionsDir, name, "index.ts"), "utf8"),
-        name,
-      ).toMatch(/Deno\.serve\(/);
+      expect(readFileSync(path.join(functionsDir, name, "index.ts"), "utf8"), name).toMatch(/Deno\.serve\(/);
     }
   });
 
@@ -63,13 +54,9 @@ describe("functions/", () => {
       );
       expect(config, name).toMatch(section);
       expect(config, name).toMatch(
-        new RegExp(
-          `\\[functions\\.${name}\\][^\\[]*import_map = "\\.\\./functions/deno\\.json"`,
-        ),
+        new RegExp(`\\[functions\\.${name}\\][^\\[]*import_map = "\\.\\./functions/deno\\.json"`),
       );
-      expect(config, name).toMatch(
-        new RegExp(`\\[functions\\.${name}\\][^\\[]*verify_jwt = `),
-      );
+      expect(config, name).toMatch(new RegExp(`\\[functions\\.${name}\\][^\\[]*verify_jwt = `));
     }
   });
 
@@ -79,46 +66,24 @@ describe("functions/", () => {
     for (const file of sourceFiles(functionsDir)) {
       const source = readFileSync(file, "utf8");
       const relative = path.relative(projectRoot, file);
-      if (/\bimport\s*\(/.test(source)) {
-        problems.push(`${relative}: dynamic import`);
-      }
-      if (
-        /import\s*\{[^}]*\btype\s+\w+[^}]*\}\s*from\s*["'][^"']*types\/database\.ts/
-          .test(source)
-      ) {
-        problems.push(
-          `${relative}: use \`import type { ... }\` for the generated types`,
-        );
+      if (/\bimport\s*\(/.test(source)) problems.push(`${relative}: dynamic import`);
+      if (/import\s*\{[^}]*\btype\s+\w+[^}]*\}\s*from\s*["'][^"']*types\/database\.ts/.test(source)) {
+        problems.push(`${relative}: use \`import type { ... }\` for the generated types`);
       }
       for (const specifier of specifiers(source)) {
         checked++;
         if (!specifier.startsWith(".")) {
-          if (!(specifier in importMap)) {
-            problems.push(
-              `${relative}: ${specifier} is not in functions/deno.json`,
-            );
-          }
+          if (!(specifier in importMap)) problems.push(`${relative}: ${specifier} is not in functions/deno.json`);
           continue;
         }
         const target = path.resolve(path.dirname(file), specifier);
         const fromFunction = path.relative(functionsDir, file).split(path.sep)[0];
         const toFunction = path.relative(functionsDir, target).split(path.sep)[0];
-        if (!target.startsWith(projectRoot + path.sep)) {
-          problems.push(`${relative}: ${specifier} leaves the project`);
-        } else if (!existsSync(target)) {
-          problems.push(`${relative}: ${specifier} does not exist`);
-        } else if (isIgnored(target)) {
-          problems.push(
-            `${relative}: ${specifier} is git-ignored, so never committed`,
-          );
-        }
-        if (
-          toFunction !== fromFunction && names.includes(toFunction) &&
-          !toFunction.startsWith("_")
-        ) {
-          problems.push(
-            `${relative}: imports from another function (${toFunction})`,
-          );
+        if (!target.startsWith(projectRoot + path.sep)) problems.push(`${relative}: ${specifier} leaves the project`);
+        else if (!existsSync(target)) problems.push(`${relative}: ${specifier} does not exist`);
+        else if (isIgnored(target)) problems.push(`${relative}: ${specifier} is git-ignored, so never committed`);
+        if (toFunction !== fromFunction && names.includes(toFunction) && !toFunction.startsWith("_")) {
+          problems.push(`${relative}: imports from another function (${toFunction})`);
         }
       }
     }
@@ -127,15 +92,11 @@ describe("functions/", () => {
   });
 
   it("maps packages to npm: specifiers at the versions npm installed", () => {
-    const lock = JSON.parse(
-      readFileSync(path.join(projectRoot, "package-lock.json"), "utf8"),
-    );
+    const lock = JSON.parse(readFileSync(path.join(projectRoot, "package-lock.json"), "utf8"));
     for (const [name, target] of Object.entries(importMap)) {
       const match = /^npm:((?:@[^/]+\/)?[^@]+)@(.+)$/.exec(target);
       expect(match, `${name} -> ${target}`).not.toBeNull();
-      expect(lock.packages[`node_modules/${match![1]}`]?.version, name).toBe(
-        match![2],
-      );
+      expect(lock.packages[`node_modules/${match![1]}`]?.version, name).toBe(match![2]);
     }
   });
 });

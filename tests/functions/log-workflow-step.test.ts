@@ -26,10 +26,7 @@ describe("log-workflow-step", () => {
     expect(body).toMatchObject({
       created: true,
       run: { id: runId, status: "completed", total_duration_ms: 3250 },
-      steps: [{ step_number: 1, recorded: true }, {
-        step_number: 2,
-        recorded: true,
-      }],
+      steps: [{ step_number: 1, recorded: true }, { step_number: 2, recorded: true }],
     });
     expect(body.run).toEqual(await storedRow(sql, "workflow_runs", runId));
     const steps = await sql`
@@ -44,23 +41,11 @@ describe("log-workflow-step", () => {
   it("records one step at a time while the run goes; a step already recorded is reported, not duplicated", async () => {
     const { chatId } = await userWithChat();
     const run = { id: uid("run"), chat_id: chatId, started_at: t(0) };
-    const first = await invoke(service, "log-workflow-step", {
-      run,
-      steps: [step(1, 0, 1)],
-    });
-    expect(first).toMatchObject({
-      status: 201,
-      body: { run: { status: "running", total_duration_ms: null } },
-    });
-    const again = await invoke(service, "log-workflow-step", {
-      run,
-      steps: [step(1, 0, 1), step(2, 1, 2)],
-    });
+    const first = await invoke(service, "log-workflow-step", { run, steps: [step(1, 0, 1)] });
+    expect(first).toMatchObject({ status: 201, body: { run: { status: "running", total_duration_ms: null } } });
+    const again = await invoke(service, "log-workflow-step", { run, steps: [step(1, 0, 1), step(2, 1, 2)] });
     expect(again.status).toBe(200);
-    expect(again.body.steps).toEqual([{ step_number: 1, recorded: false }, {
-      step_number: 2,
-      recorded: true,
-    }]);
+    expect(again.body.steps).toEqual([{ step_number: 1, recorded: false }, { step_number: 2, recorded: true }]);
     const [{ n }] = await sql`select count(*)::int as n from workflow_run_steps where workflow_run_id = ${run.id}`;
     expect(n).toBe(2);
   });
@@ -68,27 +53,18 @@ describe("log-workflow-step", () => {
   it("a finished run never runs again; the same finish is idempotent, a different one is a conflict (409)", async () => {
     const { chatId } = await userWithChat();
     const run = { id: uid("run"), chat_id: chatId, started_at: t(0) };
-    await invoke(service, "log-workflow-step", {
-      run,
-      finish: { status: "aborted", finished_at: t(5) },
-    });
+    await invoke(service, "log-workflow-step", { run, finish: { status: "aborted", finished_at: t(5) } });
     const same = await invoke(service, "log-workflow-step", {
       run,
       finish: { status: "aborted", finished_at: t(5) },
     });
-    expect(same).toMatchObject({
-      status: 200,
-      body: { run: { status: "aborted" } },
-    });
+    expect(same).toMatchObject({ status: 200, body: { run: { status: "aborted" } } });
     const different = await invoke(service, "log-workflow-step", {
       run,
       finish: { status: "completed", finished_at: t(6) },
     });
     expect(different.status).toBe(409);
-    const stepAfter = await invoke(service, "log-workflow-step", {
-      run,
-      steps: [step(1, 0, 1)],
-    });
+    const stepAfter = await invoke(service, "log-workflow-step", { run, steps: [step(1, 0, 1)] });
     expect(stepAfter.body.run.status).toBe("aborted");
     const [row] =
       await sql`select status, total_duration_ms::int as total_duration_ms from workflow_runs where id = ${run.id}`;
@@ -101,10 +77,7 @@ describe("log-workflow-step", () => {
     await invoke(service, "log-workflow-step", { run });
     const results = await Promise.all(
       (["completed", "failed"] as const).map((status) =>
-        invoke(service, "log-workflow-step", {
-          run,
-          finish: { status, finished_at: t(2) },
-        })
+        invoke(service, "log-workflow-step", { run, finish: { status, finished_at: t(2) } })
       ),
     );
     expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
@@ -119,8 +92,7 @@ describe("log-workflow-step", () => {
     });
     expect(status).toBe(400);
     expect(body).toMatchObject({ error: { code: "invalid_request" } });
-    expect((await sql`select 1 from workflow_runs where id = ${run.id}`).length)
-      .toBe(0);
+    expect((await sql`select 1 from workflow_runs where id = ${run.id}`).length).toBe(0);
     // Also when the stored run started later than this call claims.
     await invoke(service, "log-workflow-step", { run });
     const stale = await invoke(service, "log-workflow-step", {
@@ -128,22 +100,15 @@ describe("log-workflow-step", () => {
       finish: { status: "completed", finished_at: t(5) },
     });
     expect(stale.status).toBe(400);
-    expect(
-      (await sql`select status from workflow_runs where id = ${run.id}`)[0]
-        .status,
-    ).toBe("running");
+    expect((await sql`select status from workflow_runs where id = ${run.id}`)[0].status).toBe("running");
   });
 
   it("a step that ends before it starts is refused (400) with nothing written", async () => {
     const { chatId } = await userWithChat();
     const run = { id: uid("run"), chat_id: chatId, started_at: t(0) };
-    const { status } = await invoke(service, "log-workflow-step", {
-      run,
-      steps: [step(1, 0, 1), step(2, 3, 2)],
-    });
+    const { status } = await invoke(service, "log-workflow-step", { run, steps: [step(1, 0, 1), step(2, 3, 2)] });
     expect(status).toBe(400);
-    expect((await sql`select 1 from workflow_runs where id = ${run.id}`).length)
-      .toBe(0);
+    expect((await sql`select 1 from workflow_runs where id = ${run.id}`).length).toBe(0);
   });
 
   it("releases the chat's lease and ends its turn when the run that holds it finishes", async () => {
@@ -152,16 +117,9 @@ describe("log-workflow-step", () => {
     await invoke(service, "log-workflow-step", { run });
     await sql`update chats set status = 'running', runner_id = 'worker', heartbeat_at = now(), active_stream_id = ${run.id}
                where id = ${chatId}`;
-    await invoke(service, "log-workflow-step", {
-      run,
-      finish: { status: "completed", finished_at: t(1) },
-    });
+    await invoke(service, "log-workflow-step", { run, finish: { status: "completed", finished_at: t(1) } });
     const [chat] = await sql`select status, active_stream_id, runner_id from chats where id = ${chatId}`;
-    expect(chat).toEqual({
-      status: "idle",
-      active_stream_id: null,
-      runner_id: null,
-    });
+    expect(chat).toEqual({ status: "idle", active_stream_id: null, runner_id: null });
   });
 
   it("an unknown chat is not found (404); a run id used by another chat is a conflict (409)", async () => {
@@ -173,21 +131,16 @@ describe("log-workflow-step", () => {
     expect(missing.status).toBe(404);
     const run = { id: uid("run"), chat_id: chatId, started_at: t(0) };
     await invoke(service, "log-workflow-step", { run });
-    const moved = await invoke(service, "log-workflow-step", {
-      run: { ...run, chat_id: other.chatId },
-    });
+    const moved = await invoke(service, "log-workflow-step", { run: { ...run, chat_id: other.chatId } });
     expect(moved.status).toBe(409);
   });
 
   it("is for the service role only: a signed-in user gets 403 and writes nothing", async () => {
     const user = await userWithChat();
     const run = { id: uid("run"), chat_id: user.chatId, started_at: t(0) };
-    const { status, body } = await invoke(user.client, "log-workflow-step", {
-      run,
-    });
+    const { status, body } = await invoke(user.client, "log-workflow-step", { run });
     expect(status).toBe(403);
     expect(body).toMatchObject({ error: { code: "forbidden" } });
-    expect((await sql`select 1 from workflow_runs where id = ${run.id}`).length)
-      .toBe(0);
+    expect((await sql`select 1 from workflow_runs where id = ${run.id}`).length).toBe(0);
   });
 });

@@ -76,10 +76,7 @@ beforeAll(async () => {
       if (line === "listening") resolve();
       else if (line.startsWith("{")) logs.push(JSON.parse(line));
     });
-    deno.once(
-      "exit",
-      (code) => reject(new Error(`the test function exited with code ${code}`)),
-    );
+    deno.once("exit", (code) => reject(new Error(`the test function exited with code ${code}`)));
   });
 });
 afterAll(() => {
@@ -87,25 +84,12 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function get(
-  query: string,
-  init: RequestInit & { token?: string | null } = {},
-) {
+async function get(query: string, init: RequestInit & { token?: string | null } = {}) {
   const headers = new Headers(init.headers);
-  if (init.token !== null) {
-    headers.set("Authorization", `Bearer ${init.token ?? token}`);
-  }
-  const response = await fetch(`${url}/functions/v1/list-things${query}`, {
-    ...init,
-    headers,
-  });
+  if (init.token !== null) headers.set("Authorization", `Bearer ${init.token ?? token}`);
+  const response = await fetch(`${url}/functions/v1/list-things${query}`, { ...init, headers });
   const text = await response.text();
-  return {
-    status: response.status,
-    headers: response.headers,
-    text,
-    body: text ? JSON.parse(text) : undefined,
-  };
+  return { status: response.status, headers: response.headers, text, body: text ? JSON.parse(text) : undefined };
 }
 
 const message = (response: { body?: { error?: { message?: string } } }) => response.body?.error?.message;
@@ -127,10 +111,7 @@ it("refuses unknown, repeated, missing and malformed parameters with a 400 that 
       "?chat_id=c&colour=red",
       'the query string has an unknown parameter "colour": remove it (accepted: chat_id, limit)',
     ],
-    [
-      "?chat_id=c&colour=red&size=2",
-      'the query string has unknown parameters "colour", "size": remove them',
-    ],
+    ["?chat_id=c&colour=red&size=2", 'the query string has unknown parameters "colour", "size": remove them'],
     ["?chat_id=a&chat_id=b", "give each query parameter once: chat_id"],
     ["", "chat_id is required: send a string"],
     ["?chat_id=c&limit=abc", "limit must be a whole number, such as 20"],
@@ -150,47 +131,25 @@ it("authenticates first, answers other methods with 405 and Allow, and preflight
     status: 401,
     body: { error: { code: "unauthorized" } },
   });
-  const post = await get("?chat_id=c", {
-    method: "POST",
-    body: "{}",
-    headers: { "Content-Type": "application/json" },
-  });
-  expect(post).toMatchObject({
-    status: 405,
-    body: { error: { code: "method_not_allowed", message: "use GET" } },
-  });
+  const post = await get("?chat_id=c", { method: "POST", body: "{}", headers: { "Content-Type": "application/json" } });
+  expect(post).toMatchObject({ status: 405, body: { error: { code: "method_not_allowed", message: "use GET" } } });
   expect(post.headers.get("allow")).toBe("GET, OPTIONS");
   const preflight = await fetch(`${url}/functions/v1/list-things`, {
     method: "OPTIONS",
-    headers: {
-      Origin: "http://localhost:3000",
-      "Access-Control-Request-Method": "GET",
-    },
+    headers: { Origin: "http://localhost:3000", "Access-Control-Request-Method": "GET" },
   });
   expect(preflight.status).toBe(204);
-  expect(preflight.headers.get("access-control-allow-methods")).toBe(
-    "GET, OPTIONS",
-  );
+  expect(preflight.headers.get("access-control-allow-methods")).toBe("GET, OPTIONS");
   // The POST functions keep POST.
-  const postPreflight = await fetch(`${apiUrl}/functions/v1/mark-read`, {
-    method: "OPTIONS",
-  });
-  expect(postPreflight.headers.get("access-control-allow-methods")).toBe(
-    "POST, OPTIONS",
-  );
+  const postPreflight = await fetch(`${apiUrl}/functions/v1/mark-read`, { method: "OPTIONS" });
+  expect(postPreflight.headers.get("access-control-allow-methods")).toBe("POST, OPTIONS");
 });
 
 it("is callable with supabase-js's functions.invoke({ method: 'GET' })", async () => {
   const client = clientWith(token, url);
-  const { data, error } = await client.functions.invoke(
-    "list-things?chat_id=c9&limit=3",
-    { method: "GET" },
-  );
+  const { data, error } = await client.functions.invoke("list-things?chat_id=c9&limit=3", { method: "GET" });
   expect(error).toBeNull();
-  expect(data).toEqual({
-    query: { chat_id: "c9", limit: 3 },
-    role: "authenticated",
-  });
+  expect(data).toEqual({ query: { chat_id: "c9", limit: 3 }, role: "authenticated" });
 });
 
 it("passes a streamed Response through, with CORS headers, a request id and one log line", async () => {
@@ -201,21 +160,8 @@ it("passes a streamed Response through, with CORS headers, a request id and one 
   expect(response.headers.get("content-type")).toBe("text/event-stream");
   expect(response.headers.get("access-control-allow-origin")).toBe("*");
   expect(response.headers.get("x-request-id")).toBe("follow-1");
-  expect(await response.text()).toBe(
-    'id: 42\ndata: {"seq":42}\n\nid: 43\ndata: {"seq":43}\n\n',
-  );
+  expect(await response.text()).toBe('id: 42\ndata: {"seq":42}\n\nid: 43\ndata: {"seq":43}\n\n');
   await new Promise((resolve) => setTimeout(resolve, 50));
-  expect(logs).toContainEqual({
-    fn: "follow",
-    status: 200,
-    duration_ms: expect.any(Number),
-    request_id: "follow-1",
-  });
-  expect(logs).toContainEqual(
-    expect.objectContaining({
-      fn: "list-things",
-      status: 400,
-      error: "invalid_request",
-    }),
-  );
+  expect(logs).toContainEqual({ fn: "follow", status: 200, duration_ms: expect.any(Number), request_id: "follow-1" });
+  expect(logs).toContainEqual(expect.objectContaining({ fn: "list-things", status: 400, error: "invalid_request" }));
 });

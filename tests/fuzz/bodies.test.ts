@@ -23,12 +23,7 @@ import { hostileString, hostileValue } from "../support/hostile.ts";
 import { everythingOf } from "../support/snapshot.ts";
 
 const sql = useFunctionsDatabase();
-const functions = [
-  "create-chat",
-  "append-message",
-  "mark-read",
-  "log-workflow-step",
-] as const;
+const functions = ["create-chat", "append-message", "mark-read", "log-workflow-step"] as const;
 type Fn = typeof functions[number];
 let user: UserWithChat;
 
@@ -49,10 +44,7 @@ async function send(fn: Fn, body: string, contentType = "application/json") {
   return response;
 }
 
-function expectWellFormed(
-  response: Awaited<ReturnType<typeof post>>,
-  input: string,
-) {
+function expectWellFormed(response: Awaited<ReturnType<typeof post>>, input: string) {
   expect(response.status, `5xx for ${input.slice(0, 300)}`).toBeLessThan(500);
   expect(response.headers.get("content-type")).toBe("application/json");
   if (response.status >= 400) {
@@ -63,17 +55,11 @@ function expectWellFormed(
 }
 
 /** Sends a body that must be refused and checks nothing changed. */
-async function refusedWithoutEffect(
-  fn: Fn,
-  body: string,
-  contentType?: string,
-) {
+async function refusedWithoutEffect(fn: Fn, body: string, contentType?: string) {
   const before = await snapshot();
   const response = await send(fn, body, contentType);
   expectWellFormed(response, body);
-  if (response.status >= 400) {
-    expect(await snapshot(), body.slice(0, 300)).toEqual(before);
-  }
+  if (response.status >= 400) expect(await snapshot(), body.slice(0, 300)).toEqual(before);
   return response;
 }
 
@@ -82,17 +68,13 @@ const deep = (levels: number) => "[".repeat(levels) + "]".repeat(levels);
 describe("the regression corpus", () => {
   // `status`: the answer expected (default: any 4xx). In `body`, $CHAT and $SESSION stand for the
   // fuzzed user's chat and session, $ID for an id prefix unique to this run, $DEEP for deep nesting.
-  const corpus: { fn: Fn; why: string; body: string; status?: number }[] = JSON
-    .parse(
-      readFileSync(new URL("./corpus.json", import.meta.url), "utf8"),
-    );
+  const corpus: { fn: Fn; why: string; body: string; status?: number }[] = JSON.parse(
+    readFileSync(new URL("./corpus.json", import.meta.url), "utf8"),
+  );
   it.each(corpus)("$fn: $why", async ({ fn, body, status }) => {
     const response = await refusedWithoutEffect(
       fn,
-      body.replaceAll("$CHAT", user.chatId).replaceAll(
-        "$SESSION",
-        user.sessionId,
-      ).replaceAll("$ID", uid("corpus"))
+      body.replaceAll("$CHAT", user.chatId).replaceAll("$SESSION", user.sessionId).replaceAll("$ID", uid("corpus"))
         .replace("$DEEP", deep(5000)),
     );
     if (status) expect(response.status, response.text).toBe(status);
@@ -105,24 +87,12 @@ const valid = (): Record<Fn, Record<string, unknown>> => ({
   "create-chat": { session_id: user.sessionId, id: uid("chat"), title: "t" },
   "append-message": {
     chat_id: user.chatId,
-    message: {
-      id: uid("m"),
-      role: "user",
-      parts: [{ type: "text", text: "x" }],
-    },
+    message: { id: uid("m"), role: "user", parts: [{ type: "text", text: "x" }] },
   },
   "mark-read": { chat_id: user.chatId, read_at: "2026-01-01T00:00:00Z" },
   "log-workflow-step": {
-    run: {
-      id: uid("run"),
-      chat_id: user.chatId,
-      started_at: "2026-01-01T00:00:00Z",
-    },
-    steps: [{
-      step_number: 1,
-      started_at: "2026-01-01T00:00:00Z",
-      finished_at: "2026-01-01T00:00:01Z",
-    }],
+    run: { id: uid("run"), chat_id: user.chatId, started_at: "2026-01-01T00:00:00Z" },
+    steps: [{ step_number: 1, started_at: "2026-01-01T00:00:00Z", finished_at: "2026-01-01T00:00:01Z" }],
   },
 });
 
@@ -132,10 +102,7 @@ const text = (maxLength = 200) => hostileString({ maxLength });
 const nonEmpty = (maxLength = 200) => hostileString({ minLength: 1, maxLength });
 const freshId = nonEmpty().map((tail) => `${uid("h")}-${tail}`);
 const reference = (own: () => string) =>
-  fc.oneof(
-    fc.constant(null).map(() => ({ own: true, id: own() })),
-    nonEmpty().map((id) => ({ own: false, id })),
-  );
+  fc.oneof(fc.constant(null).map(() => ({ own: true, id: own() })), nonEmpty().map((id) => ({ own: false, id })));
 const at = "2026-01-01T00:00:00Z", later = "2026-01-01T00:00:01Z";
 
 /** A body, and what must come back: the status, and for a 2xx the values sent, as stored. */
@@ -158,16 +125,8 @@ const hostileCases: Record<string, fc.Arbitrary<HostileCase>> = {
       global_skill_refs: fc.array(text(), { maxLength: 3 }),
       sandbox_state: fc.dictionary(text(40), text(), { maxKeys: 3 }),
     }, { requiredKeys: ["id", "title"] }),
-    chat: fc.record(
-      { id: freshId, title: nonEmpty(500), model_id: text(255) },
-      { requiredKeys: ["id"] },
-    ),
-  }).map((body) => ({
-    fn: "create-chat",
-    body,
-    status: 201,
-    echo: { ...body, created: true },
-  })),
+    chat: fc.record({ id: freshId, title: nonEmpty(500), model_id: text(255) }, { requiredKeys: ["id"] }),
+  }).map((body) => ({ fn: "create-chat", body, status: 201, echo: { ...body, created: true } })),
 
   "create-chat in a session": fc.record({
     session: reference(() => user.sessionId),
@@ -186,25 +145,14 @@ const hostileCases: Record<string, fc.Arbitrary<HostileCase>> = {
     message: fc.record({
       id: freshId,
       role: fc.constantFrom("user", "assistant"),
-      parts: fc.array(fc.record({ type: nonEmpty(255), text: text() }), {
-        minLength: 1,
-        maxLength: 3,
-      }),
+      parts: fc.array(fc.record({ type: nonEmpty(255), text: text() }), { minLength: 1, maxLength: 3 }),
       metadata: fc.dictionary(text(40), text(), { maxKeys: 3 }),
     }),
   }).map(({ chat, message }) => ({
     fn: "append-message",
     body: { chat_id: chat.id, message },
     status: chat.own ? 201 : 404,
-    echo: {
-      message: {
-        id: message.id,
-        chat_id: chat.id,
-        role: message.role,
-        parts: message,
-      },
-      created: true,
-    },
+    echo: { message: { id: message.id, chat_id: chat.id, role: message.role, parts: message }, created: true },
   })),
 
   "mark-read": reference(() => user.chatId).map((chat) => ({
@@ -224,20 +172,10 @@ const hostileCases: Record<string, fc.Arbitrary<HostileCase>> = {
     fn: "log-workflow-step",
     body: {
       run: { id, chat_id: chat.id, model_id, started_at: at },
-      steps: [{
-        step_number: 1,
-        started_at: at,
-        finished_at: later,
-        finish_reason,
-        raw_finish_reason,
-      }],
+      steps: [{ step_number: 1, started_at: at, finished_at: later, finish_reason, raw_finish_reason }],
     },
     status: chat.own ? 201 : 404,
-    echo: {
-      run: { id, chat_id: chat.id, model_id },
-      steps: [{ step_number: 1, recorded: true }],
-      created: true,
-    },
+    echo: { run: { id, chat_id: chat.id, model_id }, steps: [{ step_number: 1, recorded: true }], created: true },
   })),
 };
 
@@ -246,18 +184,12 @@ describe("hostile strings in every string field", () => {
     "%s: stored exactly when accepted, refused without effect otherwise",
     async (name) => {
       await fc.assert(
-        fc.asyncProperty(
-          hostileCases[name],
-          async ({ fn, body, status, echo }) => {
-            const sent = JSON.stringify(body);
-            const response = await refusedWithoutEffect(fn, sent);
-            expect(
-              response.status,
-              `${response.text.slice(0, 300)} for ${sent.slice(0, 300)}`,
-            ).toBe(status);
-            if (status < 300) expect(response.body).toMatchObject(echo!);
-          },
-        ),
+        fc.asyncProperty(hostileCases[name], async ({ fn, body, status, echo }) => {
+          const sent = JSON.stringify(body);
+          const response = await refusedWithoutEffect(fn, sent);
+          expect(response.status, `${response.text.slice(0, 300)} for ${sent.slice(0, 300)}`).toBe(status);
+          if (status < 300) expect(response.body).toMatchObject(echo!);
+        }),
         { numRuns: 40 * soak },
       );
     },
@@ -265,22 +197,11 @@ describe("hostile strings in every string field", () => {
 });
 
 /** A path into a JSON value: the places a mutation can hit. */
-function paths(
-  value: unknown,
-  prefix: (string | number)[] = [],
-): (string | number)[][] {
+function paths(value: unknown, prefix: (string | number)[] = []): (string | number)[][] {
   const here = prefix.length ? [prefix] : [];
-  if (Array.isArray(value)) {
-    return [
-      ...here,
-      ...value.flatMap((v, i) => paths(v, [...prefix, i])),
-    ];
-  }
+  if (Array.isArray(value)) return [...here, ...value.flatMap((v, i) => paths(v, [...prefix, i]))];
   if (value && typeof value === "object") {
-    return [
-      ...here,
-      ...Object.entries(value).flatMap(([k, v]) => paths(v, [...prefix, k])),
-    ];
+    return [...here, ...Object.entries(value).flatMap(([k, v]) => paths(v, [...prefix, k]))];
   }
   return here;
 }
@@ -293,14 +214,10 @@ function mutate(
 ) {
   const copy = structuredClone(body);
   let parent: Record<string | number, unknown> = copy;
-  for (const key of path.slice(0, -1)) {
-    parent = parent[key] as Record<string | number, unknown>;
-  }
+  for (const key of path.slice(0, -1)) parent = parent[key] as Record<string | number, unknown>;
   const last = path.at(-1)!;
   if (action === "delete") delete parent[last];
-  else if (
-    action === "add" && parent[last] && typeof parent[last] === "object"
-  ) {
+  else if (action === "add" && parent[last] && typeof parent[last] === "object") {
     (parent[last] as Record<string, unknown>)[`extra_${String(last)}`] = value;
   } else parent[last] = value;
   return copy;
@@ -327,12 +244,7 @@ describe.each(functions)("%s", (fn) => {
         async (pick, action, value) => {
           const body = bodies[fn];
           const targets = paths(body);
-          const mutated = mutate(
-            body,
-            targets[pick % targets.length],
-            action,
-            value,
-          );
+          const mutated = mutate(body, targets[pick % targets.length], action, value);
           await refusedWithoutEffect(fn, JSON.stringify(mutated));
         },
       ),
@@ -343,29 +255,18 @@ describe.each(functions)("%s", (fn) => {
   it("truncated bodies, wrong content types and oversized values are refused", async () => {
     const body = JSON.stringify(valid()[fn]);
     await fc.assert(
-      fc.asyncProperty(
-        fc.integer({ min: 0, max: body.length - 1 }),
-        async (cut) => {
-          const response = await refusedWithoutEffect(fn, body.slice(0, cut));
-          expect(response.status).toBe(400);
-        },
-      ),
+      fc.asyncProperty(fc.integer({ min: 0, max: body.length - 1 }), async (cut) => {
+        const response = await refusedWithoutEffect(fn, body.slice(0, cut));
+        expect(response.status).toBe(400);
+      }),
       { numRuns: 15 * soak },
     );
-    for (
-      const type of ["text/plain", "application/xml", "", "application/jsonx"]
-    ) {
+    for (const type of ["text/plain", "application/xml", "", "application/jsonx"]) {
       expect((await refusedWithoutEffect(fn, body, type)).status).toBe(415);
     }
-    const huge = JSON.stringify({
-      ...valid()[fn],
-      padding: "x".repeat(2 * 1024 * 1024),
-    });
+    const huge = JSON.stringify({ ...valid()[fn], padding: "x".repeat(2 * 1024 * 1024) });
     expect((await refusedWithoutEffect(fn, huge)).status).toBe(413);
-    const manyItems = JSON.stringify({
-      ...valid()[fn],
-      list: Array.from({ length: 100_000 }, () => 1),
-    });
+    const manyItems = JSON.stringify({ ...valid()[fn], list: Array.from({ length: 100_000 }, () => 1) });
     expect((await refusedWithoutEffect(fn, manyItems)).status).toBe(400);
   });
 });
@@ -373,10 +274,7 @@ describe.each(functions)("%s", (fn) => {
 it("the service role fuzzed on user operations is held to the same invariant", async () => {
   await fc.assert(
     fc.asyncProperty(fc.jsonValue({ maxDepth: 3 }), async (value) => {
-      const response = await post("mark-read", {
-        token: serviceRoleKey,
-        body: JSON.stringify(value),
-      });
+      const response = await post("mark-read", { token: serviceRoleKey, body: JSON.stringify(value) });
       expectWellFormed(response, JSON.stringify(value));
     }),
     { numRuns: 20 * soak },

@@ -18,14 +18,7 @@ it("prints the Supabase CLI's own local anon and service_role keys", async () =>
 
 it("signs user tokens the way Supabase Auth does", async () => {
   const token = await userJwt("d3e0d3e0-0000-4000-8000-000000000001", 60);
-  const { payload } = await jwtVerify(
-    token,
-    new TextEncoder().encode(jwtSecret),
-    { audience: "authenticated" },
-  );
-  expect(payload).toMatchObject({
-    role: "authenticated",
-    sub: "d3e0d3e0-0000-4000-8000-000000000001",
-  });
+  const { payload } = await jwtVerify(token, new TextEncoder().encode(jwtSecret), { audience: "authenticated" });
+  expect(payload).toMatchObject({ role: "authenticated", sub: "d3e0d3e0-0000-4000-8000-000000000001" });
   expect(payload.exp! - payload.iat!).toBe(60);
 });

@@ -15,9 +15,7 @@ it("a reset database holds exactly the migrations and the seed, and a restart ch
   url.pathname = "/reset_test";
   const sql = connect(url.toString());
   try {
-    expect((await resetDatabase(url.toString())).length).toBeGreaterThanOrEqual(
-      2,
-    );
+    expect((await resetDatabase(url.toString())).length).toBeGreaterThanOrEqual(2);
     await sql`insert into accounts (id) values (gen_random_uuid())`;
     expect((await sql`select count(*)::int as n from accounts`)[0].n).toBe(2);
 
@@ -31,9 +29,7 @@ it("a reset database holds exactly the migrations and the seed, and a restart ch
     await sql.end();
     await resetDatabase(url.toString());
     const reopened = connect(url.toString());
-    expect((await reopened`select count(*)::int as n from accounts`)[0].n).toBe(
-      1,
-    );
+    expect((await reopened`select count(*)::int as n from accounts`)[0].n).toBe(1);
     await reopened.end();
   } finally {
     await sql.end();
@@ -48,9 +44,7 @@ it("a database bootstrapped by an older version of the stack is brought up to da
   try {
     await bootstrap(sql);
     await sql`drop publication supabase_realtime`; // what the first bootstrap did not create
-    expect(await prepareDatabase(url.toString(), { seed: true })).toMatchObject(
-      { bootstrapped: false, seeded: true },
-    );
+    expect(await prepareDatabase(url.toString(), { seed: true })).toMatchObject({ bootstrapped: false, seeded: true });
     const tables = await sql`select tablename from pg_publication_tables where pubname = 'supabase_realtime'`;
     expect(tables.length).toBe(2);
   } finally {

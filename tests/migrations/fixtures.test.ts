@@ -20,9 +20,7 @@ import { asUser } from "../support/db.ts";
 const fixturesDir = path.join(import.meta.dirname, "fixtures");
 const fixtureOf = (migration: Migration) => path.join(fixturesDir, `${migration.version}_${migration.name}.sql`);
 
-const url = Object.assign(new URL(inject("clusterUrl")), {
-  pathname: `/fixtures_${process.pid}`,
-}).toString();
+const url = Object.assign(new URL(inject("clusterUrl")), { pathname: `/fixtures_${process.pid}` }).toString();
 const sql = connect(url);
 afterAll(async () => {
   await sql.end();
@@ -33,41 +31,27 @@ afterAll(async () => {
 
 it("every migration has a fixture, and every fixture a migration", async () => {
   const migrations = await listMigrations();
-  expect(
-    migrations.filter((m) => !existsSync(fixtureOf(m))).map((m) => path.basename(m.file)),
-    "missing fixtures",
-  )
+  expect(migrations.filter((m) => !existsSync(fixtureOf(m))).map((m) => path.basename(m.file)), "missing fixtures")
     .toEqual([]);
   const names = new Set(migrations.map((m) => path.basename(fixtureOf(m))));
-  expect(
-    readdirSync(fixturesDir).filter((f) => !names.has(f)),
-    "fixtures without a migration",
-  ).toEqual([]);
+  expect(readdirSync(fixturesDir).filter((f) => !names.has(f)), "fixtures without a migration").toEqual([]);
 });
 
 describe("the migrations applied one by one, each followed by its fixture", () => {
   const loaded: string[] = [];
   const insertFixture = async (tx: Sql, migration: Migration) => {
     if (!existsSync(fixtureOf(migration))) return;
-    await tx.unsafe(await readFile(fixtureOf(migration), "utf8")).simple()
-      .catch((error) => {
-        throw new Error(
-          `fixture ${path.basename(fixtureOf(migration))} failed: ${error.message}`,
-          { cause: error },
-        );
-      });
+    await tx.unsafe(await readFile(fixtureOf(migration), "utf8")).simple().catch((error) => {
+      throw new Error(`fixture ${path.basename(fixtureOf(migration))} failed: ${error.message}`, { cause: error });
+    });
     loaded.push(migration.version);
   };
 
   it("applies every migration and loads every fixture", async () => {
     await recreateDatabase(url);
-    const prepared = await prepareDatabase(url, {
-      afterMigration: insertFixture,
-    });
+    const prepared = await prepareDatabase(url, { afterMigration: insertFixture });
     const migrations = await listMigrations();
-    expect(prepared.migrated).toEqual(
-      migrations.map((m) => path.basename(m.file)),
-    );
+    expect(prepared.migrated).toEqual(migrations.map((m) => path.basename(m.file)));
     expect(loaded).toEqual(migrations.map((m) => m.version));
   });
 
@@ -107,54 +91,29 @@ describe("the migrations applied one by one, each followed by its fixture", () =
        where id in ('fx-run-alice-1', 'fx-run-carol-month', 'fx-run-erin-1') order by id`;
     expect(runs).toEqual([
       { id: "fx-run-alice-1", status: "completed", total_duration_ms: "5400" },
-      {
-        id: "fx-run-carol-month",
-        status: "completed",
-        total_duration_ms: "2592000250",
-      },
+      { id: "fx-run-carol-month", status: "completed", total_duration_ms: "2592000250" },
       { id: "fx-run-erin-1", status: "completed", total_duration_ms: "62000" },
     ]);
     const chats = await sql`
       select id, title, active_stream_id from chats where id in ('fx-chat-bob-1', 'fx-chat-erin-1') order by id`;
     expect(chats).toEqual([
-      {
-        id: "fx-chat-bob-1",
-        title: "Upgrade to React 19 and fix the type errors",
-        active_stream_id: null,
-      },
-      {
-        id: "fx-chat-erin-1",
-        title: "terraform plan shows drift on the S3 buckets; fix it",
-        active_stream_id: null,
-      },
+      { id: "fx-chat-bob-1", title: "Upgrade to React 19 and fix the type errors", active_stream_id: null },
+      { id: "fx-chat-erin-1", title: "terraform plan shows drift on the S3 buckets; fix it", active_stream_id: null },
     ]);
   });
 
   it("a pinned chat keeps its context after the live view changed, and an archived chat leaves the list", async () => {
-    const alice = "a11ce000-0000-4000-8000-000000000001",
-      bob = "b0b00000-0000-4000-8000-000000000002";
-    const [{ context }] = await asUser(
-      sql,
-      alice,
-      (tx) => tx`select public.get_context('fx-chat-alice-1') as context`,
-    );
+    const alice = "a11ce000-0000-4000-8000-000000000001", bob = "b0b00000-0000-4000-8000-000000000002";
+    const [{ context }] = await asUser(sql, alice, (tx) => tx`select public.get_context('fx-chat-alice-1') as context`);
     expect(context.resources.map((r: { source: string }) => r.source)).toEqual([
       ".agents/skills/openapi/SKILL.md",
       "AGENTS.md",
       "docs/pagination.md",
     ]);
-    expect(context.changed).toEqual({
-      updated: ["AGENTS.md"],
-      added: [],
-      removed: ["docs/pagination.md"],
-    });
+    expect(context.changed).toEqual({ updated: ["AGENTS.md"], added: [], removed: ["docs/pagination.md"] });
     const listed = await asUser(sql, bob, async (tx) => ({
-      shown: (await tx`select public.list_chats() as page`)[0].page.chats.map((
-        c: { id: string },
-      ) => c.id).sort(),
-      all: (await tx`select public.list_chats(include_archived => true) as page`)[
-        0
-      ].page.chats.length,
+      shown: (await tx`select public.list_chats() as page`)[0].page.chats.map((c: { id: string }) => c.id).sort(),
+      all: (await tx`select public.list_chats(include_archived => true) as page`)[0].page.chats.length,
     }));
     expect(listed).toEqual({ shown: ["fx-chat-bob-1"], all: 2 });
   });
@@ -165,32 +124,17 @@ describe("the migrations applied one by one, each followed by its fixture", () =
       "a11ce000-0000-4000-8000-000000000001",
       (tx) =>
         tx`select public.append_message('fx-chat-alice-1', ${
-          tx.json({
-            id: "fx-msg-alice-1-5",
-            role: "user",
-            parts: [{ type: "text", text: "Ship it." }],
-          })
+          tx.json({ id: "fx-msg-alice-1-5", role: "user", parts: [{ type: "text", text: "Ship it." }] })
         }) as result`,
     );
-    expect(result).toMatchObject({
-      created: true,
-      message: { chat_id: "fx-chat-alice-1", seq: 5 },
-    });
+    expect(result).toMatchObject({ created: true, message: { chat_id: "fx-chat-alice-1", seq: 5 } });
 
-    const seen = await asUser(
-      sql,
-      "da7e0000-0000-4000-8000-000000000004",
-      async (tx) => ({
-        chats: (await tx`select id from chats order by id`).map((r) => r.id),
-        messages: (await tx`select count(*)::int as n from chat_messages`)[0].n,
-        runs: (await tx`select count(*)::int as n from workflow_runs`)[0].n,
-      }),
-    );
-    expect(seen).toEqual({
-      chats: ["fx-chat-dave-1", "fx-chat-dave-2"],
-      messages: 5,
-      runs: 0,
-    });
+    const seen = await asUser(sql, "da7e0000-0000-4000-8000-000000000004", async (tx) => ({
+      chats: (await tx`select id from chats order by id`).map((r) => r.id),
+      messages: (await tx`select count(*)::int as n from chat_messages`)[0].n,
+      runs: (await tx`select count(*)::int as n from workflow_runs`)[0].n,
+    }));
+    expect(seen).toEqual({ chats: ["fx-chat-dave-1", "fx-chat-dave-2"], messages: 5, runs: 0 });
   });
 
   it("revisions: backfilled by seq, then one per message change, never behind a chat's messages", async () => {
@@ -215,34 +159,10 @@ describe("the migrations applied one by one, each followed by its fixture", () =
       select id, status, runner_id, last_error, (select count(*)::int from chat_queued_messages q where q.chat_id = c.id) as queued
         from chats c where id in ('fx-chat-erin-2', 'fx-chat-alice-3', 'fx-chat-bob-2', 'fx-chat-carol-2') order by id`;
     expect(chats).toEqual([
-      {
-        id: "fx-chat-alice-3",
-        status: "stopping",
-        runner_id: "fx-worker-1",
-        last_error: null,
-        queued: 2,
-      },
-      {
-        id: "fx-chat-bob-2",
-        status: "pending",
-        runner_id: null,
-        last_error: null,
-        queued: 0,
-      },
-      {
-        id: "fx-chat-carol-2",
-        status: "error",
-        runner_id: null,
-        last_error: "turn failed",
-        queued: 0,
-      },
-      {
-        id: "fx-chat-erin-2",
-        status: "running",
-        runner_id: "unknown",
-        last_error: null,
-        queued: 0,
-      },
+      { id: "fx-chat-alice-3", status: "stopping", runner_id: "fx-worker-1", last_error: null, queued: 2 },
+      { id: "fx-chat-bob-2", status: "pending", runner_id: null, last_error: null, queued: 0 },
+      { id: "fx-chat-carol-2", status: "error", runner_id: null, last_error: "turn failed", queued: 0 },
+      { id: "fx-chat-erin-2", status: "running", runner_id: "unknown", last_error: null, queued: 0 },
     ]);
     // The first claim recovers the stale lease: its run fails and the chat is pending again.
     await sql.begin(async (tx) => {

@@ -10,20 +10,9 @@ import { projectRoot } from "../../scripts/local-stack/config.ts";
 const git = (...args: string[]) => execFileSync("git", args, { cwd: projectRoot, encoding: "utf8" });
 
 it("no committed migration was modified, renamed or deleted", () => {
-  expect(
-    git("rev-parse", "--is-shallow-repository").trim(),
-    "needs the full history: git fetch --unshallow",
-  )
+  expect(git("rev-parse", "--is-shallow-repository").trim(), "needs the full history: git fetch --unshallow")
     .toBe("false");
-  const added = git(
-    "log",
-    "--reverse",
-    "--diff-filter=A",
-    "--format=%H",
-    "--name-only",
-    "--",
-    "supabase/migrations",
-  );
+  const added = git("log", "--reverse", "--diff-filter=A", "--format=%H", "--name-only", "--", "supabase/migrations");
   const firstCommitOf = new Map<string, string>();
   let commit = "";
   for (const line of added.split("\n").filter(Boolean)) {
@@ -36,17 +25,10 @@ it("no committed migration was modified, renamed or deleted", () => {
   for (const [file, first] of firstCommitOf) {
     const onDisk = path.join(projectRoot, file);
     if (!existsSync(onDisk)) {
-      problems.push(
-        `${file} was deleted or renamed (added in ${first.slice(0, 7)})`,
-      );
-    } else if (
-      readFileSync(onDisk, "utf8") !== git("show", `${first}:${file}`)
-    ) {
-      problems.push(
-        `${file} differs from the version added in ${first.slice(0, 7)}`,
-      );
+      problems.push(`${file} was deleted or renamed (added in ${first.slice(0, 7)})`);
+    } else if (readFileSync(onDisk, "utf8") !== git("show", `${first}:${file}`)) {
+      problems.push(`${file} differs from the version added in ${first.slice(0, 7)}`);
     }
   }
-  expect(problems, "write a new migration instead of editing an applied one")
-    .toEqual([]);
+  expect(problems, "write a new migration instead of editing an applied one").toEqual([]);
 });

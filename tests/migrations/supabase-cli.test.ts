@@ -4,9 +4,7 @@
 import { afterAll, expect, inject, it } from "vitest";
 import { bootstrap, connect, listMigrations, recreateDatabase, type Sql } from "../../scripts/local-stack/database.ts";
 import { remote, supabaseCli as supabase } from "../../scripts/local-stack/supabase-cli.ts";
-const databaseUrl = (name: string) =>
-  Object.assign(new URL(inject("clusterUrl")), { pathname: `/${name}` })
-    .toString();
+const databaseUrl = (name: string) => Object.assign(new URL(inject("clusterUrl")), { pathname: `/${name}` }).toString();
 
 const cliUrl = databaseUrl(`cli_${process.pid}`);
 afterAll(async () => {
@@ -44,17 +42,11 @@ it("`supabase migration up` builds the same schema as the local stack", async ()
   const template = connect(databaseUrl(inject("templateDatabase")));
   try {
     await bootstrap(cli); // what a Supabase database has before any migration
-    const { stdout, stderr } = await supabase(
-      "migration",
-      "up",
-      remote(cliUrl),
-      "--yes",
+    const { stdout, stderr } = await supabase("migration", "up", remote(cliUrl), "--yes");
+    expect(stdout + stderr).toMatch(/Applying migration 20261123190000_agent_chat_schema\.sql/);
+    const versions = (await cli`select version from supabase_migrations.schema_migrations order by 1`).map((r) =>
+      r.version
     );
-    expect(stdout + stderr).toMatch(
-      /Applying migration 20261123190000_agent_chat_schema\.sql/,
-    );
-    const versions = (await cli`select version from supabase_migrations.schema_migrations order by 1`)
-      .map((r) => r.version);
     expect(versions).toEqual((await listMigrations()).map((m) => m.version));
     const built = await fingerprint(template);
     expect(built.length).toBeGreaterThan(100);
@@ -72,8 +64,6 @@ it("`supabase migration list` sees every migration the local stack applied as ap
     remote(databaseUrl(inject("templateDatabase"))),
   );
   for (const { version } of await listMigrations()) {
-    expect(stdout).toMatch(
-      new RegExp(`\`${version}\`\\s*\\|\\s*\`${version}\``),
-    );
+    expect(stdout).toMatch(new RegExp(`\`${version}\`\\s*\\|\\s*\`${version}\``));
   }
 });

@@ -6,10 +6,6 @@ import { generatedHeader, generateTypes, typesFile } from "../../scripts/local-s
 it("types/database.ts matches the migrations (run `npm run gen:types` if not)", async () => {
   const generated = await generateTypes(inject("clusterUrl"));
   expect(generated).toContain("chat_messages: {");
-  expect(generated.startsWith(generatedHeader), "the file says it is generated")
-    .toBe(true);
-  expect(
-    readFileSync(typesFile, "utf8") === generated,
-    "types/database.ts is stale: run npm run gen:types",
-  ).toBe(true);
+  expect(generated.startsWith(generatedHeader), "the file says it is generated").toBe(true);
+  expect(readFileSync(typesFile, "utf8") === generated, "types/database.ts is stale: run npm run gen:types").toBe(true);
 });

@@ -39,12 +39,8 @@ function codeBlocks(markdown: string): Block[] {
     if (!fence) continue;
     const [lang = "", ...flags] = fence[1].trim().split(/\s+/).filter(Boolean);
     const line = i + 1, body: string[] = [];
-    while (++i < lines.length && !/^```\s*$/.test(lines[i])) {
-      body.push(lines[i]);
-    }
-    if (i === lines.length) {
-      throw new Error(`README.md:${line}: the code block is never closed`);
-    }
+    while (++i < lines.length && !/^```\s*$/.test(lines[i])) body.push(lines[i]);
+    if (i === lines.length) throw new Error(`README.md:${line}: the code block is never closed`);
     blocks.push({ lang, flags, code: body.join("\n") + "\n", line, heading });
   }
   return blocks;
@@ -58,17 +54,11 @@ const languages: Record<string, { runs: boolean; flags: string[] }> = {
   json: { runs: false, flags: [] },
 };
 
-const blocks = codeBlocks(
-  readFileSync(path.join(projectRoot, "README.md"), "utf8"),
-);
+const blocks = codeBlocks(readFileSync(path.join(projectRoot, "README.md"), "utf8"));
 const isSetup = (block: Block) => block.flags.includes("setup");
 const setupOf = (lang: string) => {
   const found = blocks.filter((block) => block.lang === lang && isSetup(block));
-  if (found.length !== 1) {
-    throw new Error(
-      `README.md needs exactly one \`\`\`${lang} setup block, has ${found.length}`,
-    );
-  }
+  if (found.length !== 1) throw new Error(`README.md needs exactly one \`\`\`${lang} setup block, has ${found.length}`);
   return found[0];
 };
 const shSetup = setupOf("sh"), tsSetup = setupOf("ts");
@@ -95,23 +85,12 @@ function parseJson(text: string): unknown {
 }
 
 function run(file: string, args: string[], env: NodeJS.ProcessEnv) {
-  return new Promise<{ code: number; output: string; stdout: string }>(
-    (resolve) => {
-      execFile(
-        file,
-        args,
-        { cwd: projectRoot, env, timeout: 30_000 },
-        (error, stdout, stderr) => {
-          const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-          resolve({
-            code,
-            stdout,
-            output: `exit ${code}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`,
-          });
-        },
-      );
-    },
-  );
+  return new Promise<{ code: number; output: string; stdout: string }>((resolve) => {
+    execFile(file, args, { cwd: projectRoot, env, timeout: 30_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
+      resolve({ code, stdout, output: `exit ${code}\n--- stdout\n${stdout}\n--- stderr\n${stderr}` });
+    });
+  });
 }
 
 const bash = (script: string, env: NodeJS.ProcessEnv) =>
@@ -135,12 +114,8 @@ const tsFile = (block: Block) => localize(`${tsSetup.code}\n// README.md:${block
 beforeAll(async () => {
   stack = await throwawayStack();
   await seed(stack.sql);
-  await mkdir(path.join(projectRoot, "node_modules/.cache"), {
-    recursive: true,
-  });
-  workDir = await mkdtemp(
-    path.join(projectRoot, "node_modules/.cache/readme-examples-"),
-  );
+  await mkdir(path.join(projectRoot, "node_modules/.cache"), { recursive: true });
+  workDir = await mkdtemp(path.join(projectRoot, "node_modules/.cache/readme-examples-"));
 });
 
 afterAll(async () => {
@@ -150,17 +125,11 @@ afterAll(async () => {
 
 it("every code block names a known language and flags, and there are examples to run", () => {
   const unknown = blocks
-    .filter(({ lang, flags }) =>
-      !languages[lang] ||
-      flags.some((flag) => !languages[lang].flags.includes(flag))
-    )
+    .filter(({ lang, flags }) => !languages[lang] || flags.some((flag) => !languages[lang].flags.includes(flag)))
     .map(({ lang, flags, line }) => `README.md:${line}: \`\`\`${[lang, ...flags].join(" ")}`);
-  expect(unknown, `fence languages: ${Object.keys(languages).join(", ")}`)
-    .toEqual([]);
-  expect(examples.filter((block) => block.lang === "sh").length)
-    .toBeGreaterThan(0);
-  expect(examples.filter((block) => block.lang === "ts").length)
-    .toBeGreaterThan(0);
+  expect(unknown, `fence languages: ${Object.keys(languages).join(", ")}`).toEqual([]);
+  expect(examples.filter((block) => block.lang === "sh").length).toBeGreaterThan(0);
+  expect(examples.filter((block) => block.lang === "ts").length).toBeGreaterThan(0);
 });
 
 it("the TypeScript examples typecheck (strict)", async () => {
@@ -173,15 +142,7 @@ it("the TypeScript examples typecheck (strict)", async () => {
     files.push(file);
   }
   const tsc = path.join(projectRoot, "node_modules/.bin/tsc");
-  const options = [
-    "--noEmit",
-    "--strict",
-    "--skipLibCheck",
-    "--target",
-    "es2022",
-    "--module",
-    "nodenext",
-  ];
+  const options = ["--noEmit", "--strict", "--skipLibCheck", "--target", "es2022", "--module", "nodenext"];
   const result = await run(
     tsc,
     [...options, "--moduleResolution", "nodenext", "--types", "node", ...files],
@@ -191,47 +152,35 @@ it("the TypeScript examples typecheck (strict)", async () => {
 });
 
 for (const pass of [1, 2]) {
-  describe(
-    pass === 1 ? "first run" : "second run (a retry of the first)",
-    () => {
-      let env: NodeJS.ProcessEnv;
-      beforeAll(async () => {
-        env = await runShellSetup();
-      });
+  describe(pass === 1 ? "first run" : "second run (a retry of the first)", () => {
+    let env: NodeJS.ProcessEnv;
+    beforeAll(async () => {
+      env = await runShellSetup();
+    });
 
-      for (const block of examples) {
-        const name = `${block.heading}: README.md:${block.line} (${[block.lang, ...block.flags].join(" ")})`;
-        it(name, async () => {
-          if (block.lang === "ts") {
-            const file = path.join(
-              workDir,
-              `pass${pass}-readme-${block.line}.mts`,
-            );
-            await writeFile(file, tsFile(block));
-            const result = await run(
-              path.join(projectRoot, "node_modules/.bin/tsx"),
-              [file],
-              env,
-            );
-            expect(result.code, result.output).toBe(0);
-            return;
-          }
-          const result = await bash(block.code, env);
-          if (block.flags.includes("expect-error")) {
-            expect(result.code, result.output).not.toBe(0);
-            expect(parseJson(result.stdout), result.output).toMatchObject({
-              error: { code: expect.any(String) },
-            });
-            return;
-          }
+    for (const block of examples) {
+      const name = `${block.heading}: README.md:${block.line} (${[block.lang, ...block.flags].join(" ")})`;
+      it(name, async () => {
+        if (block.lang === "ts") {
+          const file = path.join(workDir, `pass${pass}-readme-${block.line}.mts`);
+          await writeFile(file, tsFile(block));
+          const result = await run(path.join(projectRoot, "node_modules/.bin/tsx"), [file], env);
           expect(result.code, result.output).toBe(0);
-          if (result.stdout.trim()) {
-            const printed = parseJson(result.stdout);
-            expect(printed, `not JSON:\n${result.output}`).toBeTypeOf("object");
-            expect(printed, result.output).not.toHaveProperty("error");
-          }
-        });
-      }
-    },
-  );
+          return;
+        }
+        const result = await bash(block.code, env);
+        if (block.flags.includes("expect-error")) {
+          expect(result.code, result.output).not.toBe(0);
+          expect(parseJson(result.stdout), result.output).toMatchObject({ error: { code: expect.any(String) } });
+          return;
+        }
+        expect(result.code, result.output).toBe(0);
+        if (result.stdout.trim()) {
+          const printed = parseJson(result.stdout);
+          expect(printed, `not JSON:\n${result.output}`).toBeTypeOf("object");
+          expect(printed, result.output).not.toHaveProperty("error");
+        }
+      });
+    }
+  });
 }

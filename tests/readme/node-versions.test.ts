@@ -31,12 +31,7 @@ describe("supported Node versions", () => {
 
   it("include the Node running this test, and npm ci prints no engine warning on it", async () => {
     expect(semver.satisfies(process.version, supported)).toBe(true);
-    const { stdout, stderr } = await promisify(execFile)("npm", [
-      "ci",
-      "--dry-run",
-      "--no-audit",
-      "--no-fund",
-    ], {
+    const { stdout, stderr } = await promisify(execFile)("npm", ["ci", "--dry-run", "--no-audit", "--no-fund"], {
       cwd: projectRoot,
     });
     expect(stdout + stderr).not.toContain("EBADENGINE");

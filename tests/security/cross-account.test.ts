@@ -17,66 +17,29 @@ import { everythingOf } from "../support/snapshot.ts";
 const sql = useFunctionsDatabase();
 let a: UserWithChat;
 let b: UserWithChat;
-const aMessage = uid("a-user-msg"),
-  aAssistant = uid("a-assistant-msg"),
-  aRun = uid("a-run");
+const aMessage = uid("a-user-msg"), aAssistant = uid("a-assistant-msg"), aRun = uid("a-run");
 
 beforeAll(async () => {
   [a, b] = await Promise.all([userWithChat(), userWithChat()]);
-  await invoke(a.client, "append-message", {
-    chat_id: a.chatId,
-    message: uiMessage(aMessage, "user", "A's secret"),
-  });
+  await invoke(a.client, "append-message", { chat_id: a.chatId, message: uiMessage(aMessage, "user", "A's secret") });
   await invoke(a.client, "append-message", {
     chat_id: a.chatId,
     message: uiMessage(aAssistant, "assistant", "A's answer"),
   });
-  await invoke(a.client, "mark-read", {
-    chat_id: a.chatId,
-    read_at: "2026-01-01T00:00:00Z",
-  });
+  await invoke(a.client, "mark-read", { chat_id: a.chatId, read_at: "2026-01-01T00:00:00Z" });
   await invoke(service, "log-workflow-step", {
     run: { id: aRun, chat_id: a.chatId, started_at: "2026-01-01T00:00:00Z" },
-    steps: [{
-      step_number: 1,
-      started_at: "2026-01-01T00:00:00Z",
-      finished_at: "2026-01-01T00:00:01Z",
-    }],
+    steps: [{ step_number: 1, started_at: "2026-01-01T00:00:00Z", finished_at: "2026-01-01T00:00:01Z" }],
   });
 });
 
 it("B can neither read, change nor attach to anything of A's", async () => {
-  const attempts: [
-    FunctionName,
-    string,
-    () => Record<string, unknown>,
-    number[],
-  ][] = [
+  const attempts: [FunctionName, string, () => Record<string, unknown>, number[]][] = [
     // create-chat
-    [
-      "create-chat",
-      "a chat in A's session",
-      () => ({ session_id: a.sessionId }),
-      [404],
-    ],
-    [
-      "create-chat",
-      "A's chat id, retried in A's session",
-      () => ({ session_id: a.sessionId, id: a.chatId }),
-      [404],
-    ],
-    [
-      "create-chat",
-      "A's chat id in B's own session",
-      () => ({ session_id: b.sessionId, id: a.chatId }),
-      [409],
-    ],
-    [
-      "create-chat",
-      "A's session id for a new session",
-      () => ({ session: { id: a.sessionId, title: "x" } }),
-      [409],
-    ],
+    ["create-chat", "a chat in A's session", () => ({ session_id: a.sessionId }), [404]],
+    ["create-chat", "A's chat id, retried in A's session", () => ({ session_id: a.sessionId, id: a.chatId }), [404]],
+    ["create-chat", "A's chat id in B's own session", () => ({ session_id: b.sessionId, id: a.chatId }), [409]],
+    ["create-chat", "A's session id for a new session", () => ({ session: { id: a.sessionId, title: "x" } }), [409]],
     ["create-chat", "a session owned by A, naming A's account", () => ({
       session: { title: "x" },
       account_id: a.accountId,
@@ -100,34 +63,19 @@ it("B can neither read, change nor attach to anything of A's", async () => {
     }), [409]],
     // mark-read
     ["mark-read", "a marker on A's chat", () => ({ chat_id: a.chatId }), [404]],
-    [
-      "mark-read",
-      "A's marker, naming A",
-      () => ({ chat_id: a.chatId, account_id: a.accountId }),
-      [403],
-    ],
-    [
-      "mark-read",
-      "B's chat, naming A",
-      () => ({ chat_id: b.chatId, account_id: a.accountId }),
-      [403],
-    ],
+    ["mark-read", "A's marker, naming A", () => ({ chat_id: a.chatId, account_id: a.accountId }), [403]],
+    ["mark-read", "B's chat, naming A", () => ({ chat_id: b.chatId, account_id: a.accountId }), [403]],
     // log-workflow-step
     ["log-workflow-step", "A's run", () => ({
       run: { id: aRun, chat_id: a.chatId, started_at: "2026-01-01T00:00:00Z" },
       finish: { status: "failed", finished_at: "2026-01-01T00:00:05Z" },
     }), [403]],
     ["log-workflow-step", "a run in B's chat", () => ({
-      run: {
-        id: uid("run"),
-        chat_id: b.chatId,
-        started_at: "2026-01-01T00:00:00Z",
-      },
+      run: { id: uid("run"), chat_id: b.chatId, started_at: "2026-01-01T00:00:00Z" },
     }), [403]],
   ];
 
-  const beforeA = await everythingOf(sql, a.accountId),
-    beforeB = await everythingOf(sql, b.accountId);
+  const beforeA = await everythingOf(sql, a.accountId), beforeB = await everythingOf(sql, b.accountId);
   for (const [fn, what, body, allowed] of attempts) {
     const { status, body: response } = await invoke(b.client, fn, body());
     expect(allowed, `${fn}: ${what} answered ${status}`).toContain(status);

@@ -26,29 +26,20 @@ for (const standardConformingStrings of ["on", "off"]) {
   it(`literal() round-trips every storable string through PostgreSQL (standard_conforming_strings = ${standardConformingStrings})`, async () => {
     const connection = await sql.reserve();
     try {
-      await connection.unsafe(
-        `set standard_conforming_strings = ${standardConformingStrings}`,
-      );
+      await connection.unsafe(`set standard_conforming_strings = ${standardConformingStrings}`);
       await fc.assert(
         fc.asyncProperty(storableText, async (text) => {
-          const [row] = await connection.unsafe(
-            `select ${literal(text)}::text as text`,
-          ).simple();
+          const [row] = await connection.unsafe(`select ${literal(text)}::text as text`).simple();
           expect(row.text).toBe(text);
         }),
         { numRuns: 300 * soak },
       );
       // JSON values are quoted as their JSON text, and come back as the same value.
       await fc.assert(
-        fc.asyncProperty(
-          fc.dictionary(storableText, storableText, { maxKeys: 4 }),
-          async (value) => {
-            const [row] = await connection.unsafe(
-              `select ${literal(value)}::jsonb as value`,
-            ).simple();
-            expect(row.value).toEqual(value);
-          },
-        ),
+        fc.asyncProperty(fc.dictionary(storableText, storableText, { maxKeys: 4 }), async (value) => {
+          const [row] = await connection.unsafe(`select ${literal(value)}::jsonb as value`).simple();
+          expect(row.value).toEqual(value);
+        }),
         { numRuns: 100 * soak },
       );
     } finally {
@@ -80,10 +71,7 @@ it("quoting takes linear time: 1 MB of dollar-quote tags is quoted in millisecon
 it("a 1 MB message made of dollar-quote tags is answered in well under a second, and does not hold up a small request", async () => {
   const user = await userWithChat();
   const messageId = uid("tag-soup");
-  const body = JSON.stringify({
-    chat_id: user.chatId,
-    message: uiMessage(messageId, "user", tagSoup(1_000_000)),
-  });
+  const body = JSON.stringify({ chat_id: user.chatId, message: uiMessage(messageId, "user", tagSoup(1_000_000)) });
   expect(body.length).toBeGreaterThan(1_000_000);
   expect(body.length).toBeLessThan(1024 * 1024);
   const timed = async (name: string, payload: string) => {
@@ -93,10 +81,7 @@ it("a 1 MB message made of dollar-quote tags is answered in well under a second,
   };
   const big = timed("append-message", body);
   await new Promise((resolve) => setTimeout(resolve, 20));
-  const small = await timed(
-    "mark-read",
-    JSON.stringify({ chat_id: user.chatId }),
-  );
+  const small = await timed("mark-read", JSON.stringify({ chat_id: user.chatId }));
   const { status, ms } = await big;
   // Before: 27.8 s for the big request, and the small one waited as long (the tag search was quadratic).
   expect(status).toBe(201);

@@ -8,48 +8,25 @@ import { type FunctionName, invoke, type Outcome, uid, type UserWithChat, userWi
 
 let a: UserWithChat, b: UserWithChat, stranger: UserWithChat;
 let bSecondChat: string;
-const aMessage = uid("a-msg"),
-  bMessage = uid("b-msg"),
-  secret = `A's secret ${uid("s")}`;
+const aMessage = uid("a-msg"), bMessage = uid("b-msg"), secret = `A's secret ${uid("s")}`;
 
 beforeAll(async () => {
-  [a, b, stranger] = await Promise.all([
-    userWithChat(),
-    userWithChat(),
-    userWithChat(),
-  ]);
-  await invoke(a.client, "append-message", {
-    chat_id: a.chatId,
-    message: uiMessage(aMessage, "user", secret),
-  });
-  await invoke(b.client, "append-message", {
-    chat_id: b.chatId,
-    message: uiMessage(bMessage, "user", "mine"),
-  });
-  const second = await invoke(b.client, "create-chat", {
-    session: { title: "B's second" },
-  });
+  [a, b, stranger] = await Promise.all([userWithChat(), userWithChat(), userWithChat()]);
+  await invoke(a.client, "append-message", { chat_id: a.chatId, message: uiMessage(aMessage, "user", secret) });
+  await invoke(b.client, "append-message", { chat_id: b.chatId, message: uiMessage(bMessage, "user", "mine") });
+  const second = await invoke(b.client, "create-chat", { session: { title: "B's second" } });
   bSecondChat = second.body.chat.id;
 });
 
 /** The answer with the id that was sent blanked out: what is left is all it says. */
 const shape = ({ status, body }: Outcome<unknown>, id: string) => ({
   status,
-  body: JSON.parse(
-    JSON.stringify(body).replaceAll(JSON.stringify(id).slice(1, -1), "<id>"),
-  ),
+  body: JSON.parse(JSON.stringify(body).replaceAll(JSON.stringify(id).slice(1, -1), "<id>")),
 });
 
 it("a 409 for another account's id reads exactly like a 409 for an id that is not theirs", async () => {
   // [what, function, body with someone else's id, body with an id taken elsewhere that says nothing about A]
-  const cases: [
-    string,
-    FunctionName,
-    () => unknown,
-    string,
-    () => unknown,
-    string,
-  ][] = [
+  const cases: [string, FunctionName, () => unknown, string, () => unknown, string][] = [
     [
       "A's chat id, for a chat in B's session / B's own chat id, in B's other session",
       "create-chat",
@@ -71,10 +48,7 @@ it("a 409 for another account's id reads exactly like a 409 for an id that is no
       "append-message",
       () => ({ chat_id: b.chatId, message: uiMessage(aMessage, "user", "x") }),
       aMessage,
-      () => ({
-        chat_id: bSecondChat,
-        message: uiMessage(bMessage, "user", "x"),
-      }),
+      () => ({ chat_id: bSecondChat, message: uiMessage(bMessage, "user", "x") }),
       bMessage,
     ],
   ];
@@ -83,20 +57,9 @@ it("a 409 for another account's id reads exactly like a 409 for an id that is no
     const elsewhere = await invoke(b.client, fn, other());
     expect(toA.status, what).toBe(409);
     expect(shape(toA, theirId), what).toEqual(shape(elsewhere, otherId));
-    expect(toA.body).toEqual({
-      error: { code: "conflict", message: expect.any(String) },
-    });
+    expect(toA.body).toEqual({ error: { code: "conflict", message: expect.any(String) } });
     const said = JSON.stringify(toA.body);
-    for (
-      const ofA of [
-        a.accountId,
-        a.sessionId,
-        a.chatId,
-        aMessage,
-        secret,
-        "Test session",
-      ]
-    ) {
+    for (const ofA of [a.accountId, a.sessionId, a.chatId, aMessage, secret, "Test session"]) {
       if (ofA !== theirId) expect(said, what).not.toContain(ofA);
     }
   }

@@ -11,22 +11,10 @@ beforeAll(async () => {
 });
 
 const bodies = () => ({
-  "create-chat": {
-    session: { id: uid("s"), title: "x" },
-    chat: { id: uid("c") },
-  },
-  "append-message": {
-    chat_id: owner.chatId,
-    message: { id: uid("m"), role: "user", parts: [] },
-  },
+  "create-chat": { session: { id: uid("s"), title: "x" }, chat: { id: uid("c") } },
+  "append-message": { chat_id: owner.chatId, message: { id: uid("m"), role: "user", parts: [] } },
   "mark-read": { chat_id: owner.chatId },
-  "log-workflow-step": {
-    run: {
-      id: uid("run"),
-      chat_id: owner.chatId,
-      started_at: "2026-01-01T00:00:00Z",
-    },
-  },
+  "log-workflow-step": { run: { id: uid("run"), chat_id: owner.chatId, started_at: "2026-01-01T00:00:00Z" } },
 });
 
 it("every token attack on every operation gets 401 and writes nothing", async () => {

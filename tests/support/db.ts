@@ -24,35 +24,19 @@ export async function useTestDatabase(): Promise<{ sql: Sql; url: string }> {
 }
 
 /** Runs fn in a transaction as a signed-in user, with the claims Supabase would set. */
-export function asUser<T>(
-  sql: Sql,
-  accountId: string,
-  fn: (tx: Tx) => Promise<T>,
-): Promise<T> {
-  return asRole(sql, "authenticated", {
-    sub: accountId,
-    role: "authenticated",
-    aud: "authenticated",
-  }, fn);
+export function asUser<T>(sql: Sql, accountId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return asRole(sql, "authenticated", { sub: accountId, role: "authenticated", aud: "authenticated" }, fn);
 }
 
 export function asAnon<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promise<T> {
   return asRole(sql, "anon", { role: "anon" }, fn);
 }
 
-export function asServiceRole<T>(
-  sql: Sql,
-  fn: (tx: Tx) => Promise<T>,
-): Promise<T> {
+export function asServiceRole<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promise<T> {
   return asRole(sql, "service_role", { role: "service_role" }, fn);
 }
 
-async function asRole<T>(
-  sql: Sql,
-  role: string,
-  claims: object,
-  fn: (tx: Tx) => Promise<T>,
-): Promise<T> {
+async function asRole<T>(sql: Sql, role: string, claims: object, fn: (tx: Tx) => Promise<T>): Promise<T> {
   return await sql.begin(async (tx) => {
     await tx`select set_config('role', ${role}, true), set_config('request.jwt.claims', ${
       JSON.stringify(claims)
@@ -67,19 +51,11 @@ async function asRole<T>(
  * "public.get_context($1)", with `args` as its parameters.
  */
 // deno-lint-ignore no-explicit-any -- jsonb results; the tests check their shape
-export function call<T = any>(
-  sql: Sql,
-  accountId: string | null,
-  query: string,
-  ...args: unknown[]
-): Promise<T> {
+export function call<T = any>(sql: Sql, accountId: string | null, query: string, ...args: unknown[]): Promise<T> {
   const run = (tx: Tx) => tx.unsafe(`select ${query} as r`, args as never[]).then((rows) => rows[0].r as T);
   return accountId ? asUser(sql, accountId, run) : asServiceRole(sql, run);
 }
 
 /** The error `promise` rejects with (a PostgreSQL error: code, detail, message), or undefined. */
 export const failure = (promise: Promise<unknown>) =>
-  promise.then(
-    () => undefined,
-    (e) => e as { code: string; detail?: string; message: string },
-  );
+  promise.then(() => undefined, (e) => e as { code: string; detail?: string; message: string });

@@ -9,47 +9,23 @@ export async function makeAccount(sql: Sql): Promise<string> {
   return row.id;
 }
 
-export async function makeSession(
-  sql: Sql,
-  accountId: string,
-  fields: Record<string, unknown> = {},
-) {
+export async function makeSession(sql: Sql, accountId: string, fields: Record<string, unknown> = {}) {
   const [row] = await sql`
-    insert into sessions ${
-    sql({
-      id: id("session"),
-      account_id: accountId,
-      title: "A session",
-      ...fields,
-    })
-  }
+    insert into sessions ${sql({ id: id("session"), account_id: accountId, title: "A session", ...fields })}
     returning *`;
   return row;
 }
 
-export async function makeChat(
-  sql: Sql,
-  sessionId: string,
-  fields: Record<string, unknown> = {},
-) {
+export async function makeChat(sql: Sql, sessionId: string, fields: Record<string, unknown> = {}) {
   const [row] = await sql`insert into chats ${sql({ id: id("chat"), session_id: sessionId, ...fields })} returning *`;
   return row;
 }
 
-export function uiMessage(
-  messageId: string,
-  role: "user" | "assistant",
-  text = "hello",
-) {
+export function uiMessage(messageId: string, role: "user" | "assistant", text = "hello") {
   return { id: messageId, role, parts: [{ type: "text", text }] };
 }
 
-export async function makeMessage(
-  sql: Sql | Tx,
-  chatId: string,
-  role: "user" | "assistant" = "user",
-  text = "hello",
-) {
+export async function makeMessage(sql: Sql | Tx, chatId: string, role: "user" | "assistant" = "user", text = "hello") {
   const messageId = id("msg");
   const [row] = await sql`
     insert into chat_messages (id, chat_id, role, parts)
@@ -58,11 +34,7 @@ export async function makeMessage(
   return row;
 }
 
-export async function makeRun(
-  sql: Sql,
-  chatId: string,
-  fields: Record<string, unknown> = {},
-) {
+export async function makeRun(sql: Sql, chatId: string, fields: Record<string, unknown> = {}) {
   const [row] = await sql`
     insert into workflow_runs ${sql({ id: id("run"), chat_id: chatId, started_at: new Date(), ...fields })}
     returning *`;

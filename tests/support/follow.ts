@@ -18,10 +18,7 @@ export interface Follower {
   /** Settles when the server closes the stream or it is cut off. */
   closed: Promise<void>;
   /** Waits until `predicate` holds for the events received so far. */
-  until(
-    predicate: (events: FollowEvent[]) => boolean,
-    timeoutMs?: number,
-  ): Promise<void>;
+  until(predicate: (events: FollowEvent[]) => boolean, timeoutMs?: number): Promise<void>;
   /** Cuts the connection off, as a closed laptop would. */
   cut(): void;
   /** The last id the stream carried: what EventSource sends back as Last-Event-ID. */
@@ -30,11 +27,7 @@ export interface Follower {
 
 export async function follow(
   url: string,
-  { token, lastEventId, headers = {} }: {
-    token?: string;
-    lastEventId?: string;
-    headers?: Record<string, string>;
-  } = {},
+  { token, lastEventId, headers = {} }: { token?: string; lastEventId?: string; headers?: Record<string, string> } = {},
 ): Promise<Follower> {
   const abort = new AbortController();
   const response = await fetch(url, {
@@ -58,9 +51,7 @@ export async function follow(
       new WritableStream({ write: (chunk) => void raw.push(chunk) }),
     )
       .catch(() => {});
-    const stream = forParser.pipeThrough(new TextDecoderStream()).pipeThrough(
-      new EventSourceParserStream(),
-    );
+    const stream = forParser.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
     try {
       for await (const message of stream) {
         if (message.id !== undefined) last = message.id;
@@ -90,25 +81,10 @@ export async function follow(
       return new Promise<void>((resolve, reject) => {
         const check = () => {
           if (predicate(events)) return finish(resolve);
-          if (done) {
-            finish(() =>
-              reject(
-                new Error(
-                  `stream closed; ${events.length} events, condition unmet`,
-                ),
-              )
-            );
-          }
+          if (done) finish(() => reject(new Error(`stream closed; ${events.length} events, condition unmet`)));
         };
         const timer = setTimeout(
-          () =>
-            finish(() =>
-              reject(
-                new Error(
-                  `timed out; ${events.length} events, condition unmet`,
-                ),
-              )
-            ),
+          () => finish(() => reject(new Error(`timed out; ${events.length} events, condition unmet`))),
           timeoutMs,
         );
         const finish = (then: () => void) => {
@@ -126,8 +102,6 @@ export async function follow(
 /** The messages a follower holds after applying its events in order: id -> latest UIMessage. */
 export function applied(events: FollowEvent[]): Map<string, unknown> {
   const state = new Map<string, unknown>();
-  for (const e of events) {
-    if (e.event === "message") state.set(e.data.id, e.data.message);
-  }
+  for (const e of events) if (e.event === "message") state.set(e.data.id, e.data.message);
   return state;
 }

@@ -33,11 +33,7 @@ export function useFunctionsDatabase() {
 }
 
 /** A row as the functions return it (to_jsonb), to compare an answer with what was stored. */
-export async function storedRow(
-  sql: ReturnType<typeof connect>,
-  table: string,
-  id: string,
-) {
+export async function storedRow(sql: ReturnType<typeof connect>, table: string, id: string) {
   const [row] = await sql`select to_jsonb(t) as row from ${sql(table)} t where id = ${id}`;
   return row?.row;
 }
@@ -47,11 +43,7 @@ export function clientWith(token: string, url = apiUrl) {
     global: { headers: { Authorization: `Bearer ${token}` } },
     // Node 20 has no built-in WebSocket for supabase-js's realtime client (unused here, but built).
     realtime: { transport: WebSocket as never },
-    auth: {
-      persistSession: false,
-      autoRefreshToken: false,
-      detectSessionInUrl: false,
-    },
+    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
   });
 }
 
@@ -92,12 +84,7 @@ export async function invoke<F extends FunctionName>(
   name: F,
   body: unknown,
 ): Promise<Outcome<z.infer<(typeof responses)[F]>>> {
-  return outcome(
-    name,
-    await client.functions.invoke(name, {
-      body: body as Record<string, unknown>,
-    }),
-  );
+  return outcome(name, await client.functions.invoke(name, { body: body as Record<string, unknown> }));
 }
 
 /** Calls a GET function through supabase-js with `query` as its query string; otherwise as invoke(). */
@@ -106,46 +93,27 @@ export async function invokeGet<F extends FunctionName>(
   name: F,
   query: Record<string, string>,
 ): Promise<Outcome<z.infer<(typeof responses)[F]>>> {
-  return outcome(
-    name,
-    await client.functions.invoke(`${name}?${new URLSearchParams(query)}`, {
-      method: "GET",
-    }),
-  );
+  return outcome(name, await client.functions.invoke(`${name}?${new URLSearchParams(query)}`, { method: "GET" }));
 }
 
 async function outcome<F extends FunctionName>(
   name: F,
-  { data, error, response }: Awaited<
-    ReturnType<ReturnType<typeof clientWith>["functions"]["invoke"]>
-  >,
+  { data, error, response }: Awaited<ReturnType<ReturnType<typeof clientWith>["functions"]["invoke"]>>,
 ): Promise<Outcome<z.infer<(typeof responses)[F]>>> {
   if (error instanceof FunctionsHttpError) {
     const res = error.context as Response;
     return { status: res.status, body: await res.json() };
   }
   if (error) throw error;
-  return {
-    status: response!.status,
-    body: responses[name].parse(data) as z.infer<(typeof responses)[F]>,
-  };
+  return { status: response!.status, body: responses[name].parse(data) as z.infer<(typeof responses)[F]> };
 }
 
 /** Raw HTTP, for malformed requests. */
-export async function post(
-  name: string,
-  init: RequestInit & { token?: string } = {},
-) {
+export async function post(name: string, init: RequestInit & { token?: string } = {}) {
   const headers = new Headers(init.headers);
   if (init.token) headers.set("Authorization", `Bearer ${init.token}`);
-  if (!headers.has("Content-Type") && init.body !== undefined) {
-    headers.set("Content-Type", "application/json");
-  }
-  const response = await fetch(`${apiUrl}/functions/v1/${name}`, {
-    method: "POST",
-    ...init,
-    headers,
-  });
+  if (!headers.has("Content-Type") && init.body !== undefined) headers.set("Content-Type", "application/json");
+  const response = await fetch(`${apiUrl}/functions/v1/${name}`, { method: "POST", ...init, headers });
   const text = await response.text();
   let body: Record<string, unknown> | undefined;
   try {

@@ -82,35 +82,17 @@ export const hostileStrings: readonly string[] = [
 ];
 
 /** Values PostgreSQL cannot store in text or jsonb, and values at the edges of JSON numbers. */
-export const unstorableStrings: readonly string[] = [
-  "\u0000",
-  "a\u0000b",
-  "\ud800",
-  "\udfff",
-  "x\ud800y",
-];
+export const unstorableStrings: readonly string[] = ["\u0000", "a\u0000b", "\ud800", "\udfff", "x\ud800y"];
 
 /** A string rich in what quoting gets wrong, of `minLength` to `maxLength` characters. */
-export function hostileString(
-  { minLength = 0, maxLength = 200 } = {},
-): fc.Arbitrary<string> {
-  const built = fc.array(fc.constantFrom(...pieces), { maxLength: 24 }).map((
-    parts,
-  ) => parts.join(""));
-  const long = fc.tuple(
-    fc.constantFrom(...pieces),
-    fc.integer({ min: 50, max: 2000 }),
-  )
+export function hostileString({ minLength = 0, maxLength = 200 } = {}): fc.Arbitrary<string> {
+  const built = fc.array(fc.constantFrom(...pieces), { maxLength: 24 }).map((parts) => parts.join(""));
+  const long = fc.tuple(fc.constantFrom(...pieces), fc.integer({ min: 50, max: 2000 }))
     .map(([piece, times]) => piece.repeat(times));
   return fc.oneof(
     { weight: 6, arbitrary: built },
     { weight: 2, arbitrary: fc.constantFrom(...hostileStrings) },
-    {
-      weight: 1,
-      arbitrary: fc.tuple(built, fc.constantFrom(...hostileStrings)).map((
-        [a, b],
-      ) => a + b),
-    },
+    { weight: 1, arbitrary: fc.tuple(built, fc.constantFrom(...hostileStrings)).map(([a, b]) => a + b) },
     { weight: 1, arbitrary: fc.string({ unit: "grapheme", maxLength: 40 }) },
     { weight: 1, arbitrary: long },
   ).map((text) => text.slice(0, maxLength)).filter((text) => text.length >= minLength);
@@ -120,14 +102,7 @@ export function hostileString(
 export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
   hostileString(),
   fc.string({ unit: "binary" }),
-  fc.constantFrom(
-    ...unstorableStrings,
-    "x".repeat(300),
-    "",
-    " ",
-    "null",
-    "1e400",
-  ),
+  fc.constantFrom(...unstorableStrings, "x".repeat(300), "", " ", "null", "1e400"),
   fc.integer(),
   fc.double(),
   fc.constantFrom(2 ** 31, -(2 ** 31) - 1, 2 ** 53 + 1, -0, 1e308),

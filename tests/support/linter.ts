@@ -63,9 +63,7 @@ export const lints: Record<string, string> = {
        and has_function_privilege('anon', p.oid, 'execute')`,
 };
 
-export async function findings(
-  sql: Sql | Tx,
-): Promise<Record<string, string[]>> {
+export async function findings(sql: Sql | Tx): Promise<Record<string, string[]>> {
   const result: Record<string, string[]> = {};
   for (const [name, query] of Object.entries(lints)) {
     result[name] = (await sql.unsafe(query)).map((row) => row.object as string);

@@ -24,12 +24,6 @@ export async function rawSocket(url: string): Promise<RawSocket> {
 }
 
 /** A request head, ready to write. */
-export const head = (
-  method: string,
-  path: string,
-  headers: Record<string, string | number> = {},
-) =>
+export const head = (method: string, path: string, headers: Record<string, string | number> = {}) =>
   `${method} ${path} HTTP/1.1\r\nHost: localhost\r\n` +
-  Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join(
-    "",
-  ) + "\r\n";
+  Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join("") + "\r\n";
