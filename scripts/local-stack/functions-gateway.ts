@@ -18,15 +18,17 @@ type Handler = (request: Request, info: Deno.ServeHandlerInfo) => Response | Pro
 
 const functionsDir = new URL("../../functions/", import.meta.url);
 
-function wholeNumber(name: string, fallback: number): number {
+function wholeNumber(name: string, fallback: number, min: number): number {
   const text = Deno.env.get(name);
   if (!text) return fallback;
-  if (!/^\d+$/.test(text)) throw new Error(`${name} must be a whole number, not ${JSON.stringify(text)}`);
+  if (!/^\d+$/.test(text) || Number(text) < min) {
+    throw new Error(`${name} must be a whole number of at least ${min}, not ${JSON.stringify(text)}`);
+  }
   return Number(text);
 }
-const port = wholeNumber("PORT", 54321);
-const headerTimeoutMs = wholeNumber("GATEWAY_HEADER_TIMEOUT_MS", 30_000);
-const idleTimeoutMs = wholeNumber("GATEWAY_IDLE_TIMEOUT_MS", 75_000);
+const port = wholeNumber("PORT", 54321, 0);
+const headerTimeoutMs = wholeNumber("GATEWAY_HEADER_TIMEOUT_MS", 30_000, 1);
+const idleTimeoutMs = wholeNumber("GATEWAY_IDLE_TIMEOUT_MS", 75_000, 1);
 
 async function loadHandler(entrypoint: URL): Promise<Handler> {
   let captured: Handler | undefined;

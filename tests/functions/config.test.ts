@@ -39,9 +39,16 @@ it("a function started with invalid settings exits at once, naming each one and 
   }
 });
 
-it("the local gateway refuses to start with a non-numeric MAX_BODY_BYTES instead of serving without a limit", async () => {
-  const port = await freePort();
-  await expect(serveFunctions({ PORT: String(port), MAX_BODY_BYTES: "1MB" }, () => {})).rejects.toThrow(
-    /exited with code 1/,
-  );
+it("the local gateway refuses to start with a non-numeric MAX_BODY_BYTES or connection limit", async () => {
+  const settings: Record<string, string>[] = [
+    { MAX_BODY_BYTES: "1MB" },
+    { GATEWAY_IDLE_TIMEOUT_MS: "soon" },
+    { GATEWAY_HEADER_TIMEOUT_MS: "0" },
+  ];
+  for (const env of settings) {
+    const port = await freePort();
+    await expect(serveFunctions({ PORT: String(port), ...env }, () => {}), JSON.stringify(env)).rejects.toThrow(
+      /exited with code 1/,
+    );
+  }
 });

@@ -95,7 +95,13 @@ export function hostileString({ minLength = 0, maxLength = 200 } = {}): fc.Arbit
     { weight: 1, arbitrary: fc.tuple(built, fc.constantFrom(...hostileStrings)).map(([a, b]) => a + b) },
     { weight: 1, arbitrary: fc.string({ unit: "grapheme", maxLength: 40 }) },
     { weight: 1, arbitrary: long },
-  ).map((text) => text.slice(0, maxLength)).filter((text) => text.length >= minLength);
+  ).map((text) => cut(text, maxLength)).filter((text) => text.length >= minLength);
+}
+
+/** At most `length` UTF-16 units (what zod's max counts), never half a surrogate pair. */
+function cut(text: string, length: number): string {
+  const head = text.slice(0, length);
+  return /[\ud800-\udbff]$/.test(head) ? head.slice(0, -1) : head;
 }
 
 /** Any value a field might be sent instead of the right one: wrong types, unstorable text, edge numbers. */
