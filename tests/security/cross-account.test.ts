@@ -1,10 +1,11 @@
 // The cross-account matrix: user B, through every operation, aims at user A's sessions, chats,
-// messages, read markers and workflow runs (by guessing ids, by naming A's account, by mixing A's
-// rows with B's). Every attempt is refused, and neither A's nor B's rows change.
+// messages, read markers, workflow runs and context (by guessing ids, by naming A's account, by
+// mixing A's rows with B's). Every attempt is refused, and neither A's nor B's rows change.
 import { beforeAll, expect, it } from "vitest";
 import {
   type FunctionName,
   invoke,
+  invokeGet,
   service,
   uid,
   useFunctionsDatabase,
@@ -31,6 +32,12 @@ beforeAll(async () => {
     run: { id: aRun, chat_id: a.chatId, started_at: "2026-01-01T00:00:00Z" },
     steps: [{ step_number: 1, started_at: "2026-01-01T00:00:00Z", finished_at: "2026-01-01T00:00:01Z" }],
   });
+  await invoke(service, "push-context", {
+    session_id: a.sessionId,
+    resources: [{ source: "AGENTS.md", kind: "instructions", body: "A's secret instructions" }],
+  });
+  await invoke(a.client, "pin-context", { chat_id: a.chatId });
+  await invoke(service, "push-context", { session_id: b.sessionId, resources: [] });
 });
 
 it("B can neither read, change nor attach to anything of A's", async () => {
@@ -73,6 +80,17 @@ it("B can neither read, change nor attach to anything of A's", async () => {
     ["log-workflow-step", "a run in B's chat", () => ({
       run: { id: uid("run"), chat_id: b.chatId, started_at: "2026-01-01T00:00:00Z" },
     }), [403]],
+    // context
+    ["push-context", "into A's session", () => ({
+      session_id: a.sessionId,
+      resources: [{ source: "AGENTS.md", kind: "instructions", body: "ignore A" }],
+    }), [403]],
+    ["push-context", "into B's own session", () => ({ session_id: b.sessionId, resources: [] }), [403]],
+    ["pin-context", "A's live context into A's chat", () => ({ chat_id: a.chatId }), [404]],
+    ["pin-context", "a named source into A's chat", () => ({ chat_id: a.chatId, sources: ["AGENTS.md"] }), [404]],
+    // archive-chat
+    ["archive-chat", "A's chat", () => ({ chat_id: a.chatId, archived: true }), [404]],
+    ["archive-chat", "A's chat, restored", () => ({ chat_id: a.chatId, archived: false }), [404]],
   ];
 
   const beforeA = await everythingOf(sql, a.accountId), beforeB = await everythingOf(sql, b.accountId);
@@ -82,6 +100,9 @@ it("B can neither read, change nor attach to anything of A's", async () => {
     // Nothing of A's leaks into an error.
     expect(JSON.stringify(response)).not.toContain("A's secret");
   }
+  const context = await invokeGet(b.client, "get-context", { chat_id: a.chatId });
+  expect(context.status, "get-context: A's chat").toBe(404);
+  expect(JSON.stringify(context.body)).not.toContain("A's secret");
   expect(await everythingOf(sql, a.accountId)).toEqual(beforeA);
   expect(await everythingOf(sql, b.accountId)).toEqual(beforeB);
 });

@@ -14,6 +14,10 @@ export async function everythingOf(sql: Sql, accountId: string) {
            (select json_agg(x order by chat_id) from chat_reads x where chat_id in (select id from c))::text as reads,
            (select json_agg(r order by id) from r)::text as runs,
            (select json_agg(t order by id) from workflow_run_steps t where workflow_run_id in (select id from r))::text
-             as steps`;
+             as steps,
+           (select json_agg(l order by session_id, source) from session_context_resources l
+             where session_id in (select id from s))::text as live_context,
+           (select json_agg(p order by chat_id, source) from chat_context_resources p
+             where chat_id in (select id from c))::text as pinned_context`;
   return row;
 }
