@@ -187,7 +187,7 @@ try {
   const deletedRows = Object.values(deleted).reduce((a, b) => a + b, 0);
 
   const result = {
-    machine: { cpus: os.cpus().length },
+    machine: { cpus: os.cpus().length, loadAverage: os.loadavg().map(round) },
     seeded,
     seededRows,
     deleted,
