@@ -30,7 +30,7 @@ export function mockModel(chunkDelayMs = 20) {
   return new MockLanguageModelV3({
     provider: "mock",
     modelId: "mock-agent",
-    doStream: async ({ prompt }) => {
+    doStream: ({ prompt }) => {
       const answering = prompt.at(-1)?.role === "tool";
       const question = lastUserText(prompt as { role: string; content: unknown }[]);
       const chunks: StreamPart[] = answering
@@ -53,7 +53,7 @@ export function mockModel(chunkDelayMs = 20) {
           },
           { type: "finish", finishReason: { unified: "tool-calls", raw: "tool_use" }, usage: usage(30, 8) },
         ];
-      return { stream: simulateReadableStream({ chunks, chunkDelayInMs: chunkDelayMs }) };
+      return Promise.resolve({ stream: simulateReadableStream({ chunks, chunkDelayInMs: chunkDelayMs }) });
     },
   });
 }
@@ -62,7 +62,7 @@ const tools = {
   readFile: tool({
     description: "Read a file of the repository",
     inputSchema: z.object({ path: z.string() }),
-    execute: async ({ path }) => ({ path, lines: 42 }),
+    execute: ({ path }) => Promise.resolve({ path, lines: 42 }),
   }),
 };
 
@@ -102,13 +102,15 @@ export async function runTurn({ history, messageId, signal, chunkDelayMs, onStep
       for (const part of step.content) {
         if (part.type === "text") message.parts.push({ type: "text", text: part.text, state: "done" });
         if (part.type === "tool-result") {
-          message.parts.push({
-            type: `tool-${part.toolName}` as "tool-readFile",
-            toolCallId: part.toolCallId,
-            state: "output-available",
-            input: part.input,
-            output: part.output,
-          } as UIMessage["parts"][number]);
+          message.parts.push(
+            {
+              type: `tool-${part.toolName}` as "tool-readFile",
+              toolCallId: part.toolCallId,
+              state: "output-available",
+              input: part.input,
+              output: part.output,
+            } as UIMessage["parts"][number],
+          );
         }
       }
       const finished = new Date();

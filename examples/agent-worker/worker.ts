@@ -106,12 +106,16 @@ async function work({ chat, run }: Claim) {
 
 /** One heartbeat for every chat this worker holds: drops lost chats, stops stopped ones. */
 async function heartbeat() {
-  if (held.size === 0) return;
+  // The turns asked about: a turn that ends (and a new claim of its chat) while the call is in
+  // flight is not judged by an answer about the old one.
+  const asked = [...held];
+  if (asked.length === 0) return;
   const result = await call<{ held: string[]; stop: string[] }>("heartbeat", {
     runner_id: settings.runnerId,
-    chat_ids: [...held.keys()],
+    chat_ids: asked.map(([chatId]) => chatId),
   });
-  for (const [chatId, state] of held) {
+  for (const [chatId, state] of asked) {
+    if (held.get(chatId) !== state) continue;
     if (!result.held.includes(chatId)) {
       state.lost = true;
       state.abort.abort();

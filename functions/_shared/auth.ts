@@ -41,10 +41,16 @@ const verified = new Map<string, { caller: Caller; until: number }>();
 const rememberMs = 60_000;
 const rememberAtMost = 10_000;
 
-export async function authenticate(request: Request): Promise<Caller> {
-  const header = request.headers.get("authorization") ?? "";
-  const token = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(header)?.[1];
-  if (!token) throw unauthorized("send Authorization: Bearer <JWT>");
+const jwtShape = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/**
+ * The caller of `request`. `queryToken` is the `access_token` query parameter of a function that
+ * accepts one (a browser's EventSource cannot send headers); the Authorization header wins.
+ */
+export async function authenticate(request: Request, queryToken?: string | null): Promise<Caller> {
+  const header = request.headers.get("authorization");
+  const token = header !== null ? /^Bearer (\S+)$/.exec(header)?.[1] : queryToken ?? undefined;
+  if (!token || !jwtShape.test(token)) throw unauthorized("send Authorization: Bearer <JWT>");
 
   const known = verified.get(token);
   if (known && known.until > Date.now()) return known.caller;

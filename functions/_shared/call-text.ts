@@ -2,7 +2,7 @@
 // simple-protocol query of two statements, which PostgreSQL runs as one implicit transaction (one
 // round trip, atomic, no prepared statement, so it works through Supabase's transaction pooler).
 // The result comes back as JSON text (passed to the client as is, never parsed and re-serialised)
-// plus its `created` flag, which decides between 201 and 200.
+// plus its `created` and `queued` flags, which decide between 201, 202 and 200.
 // Pure: the benchmark's pgbench baseline sends exactly this text too.
 
 export interface CallText {
@@ -18,26 +18,14 @@ export interface CallText {
 export function callText({ role, claims, fn, args, statementTimeout, lockTimeout }: CallText): string {
   const named = Object.entries(args)
     .filter(([, value]) => value !== undefined)
-    .map(([name, value]) => `${name} => ${argument(value)}`);
+    .map(([name, value]) => `${name} => ${literal(value)}`);
   return `select set_config('role', '${role}', true), ` +
     `set_config('request.jwt.claims', ${literal(claims)}, true), ` +
     `set_config('statement_timeout', '${statementTimeout}', true), ` +
     `set_config('lock_timeout', '${lockTimeout}', true); ` +
-    `select (result ->> 'created')::boolean as created, result::text as json ` +
+    `select (result ->> 'created')::boolean as created, (result ->> 'queued')::boolean as queued, ` +
+    `result::text as json ` +
     `from public.${fn}(${named.join(", ")}) as result`;
-}
-
-/**
- * An argument: a non-empty array of strings is a PostgreSQL text[] (the functions' text[]
- * parameters: pin_context's sources, claim_chats' and chat_revisions' chat_ids), each element its own
- * literal; anything else is a literal that takes the parameter's type (objects and other arrays as
- * JSON, for the jsonb parameters). An untyped JSON array would be a malformed array to a text[].
- */
-function argument(value: unknown): string {
-  if (Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === "string")) {
-    return `array[${value.map(literal).join(", ")}]::text[]`;
-  }
-  return literal(value);
 }
 
 /**
@@ -52,7 +40,21 @@ function argument(value: unknown): string {
  */
 export function literal(value: unknown): string {
   if (value === null) return "null";
-  const text = typeof value === "object" ? JSON.stringify(value) : String(value);
+  const text = isTextArray(value)
+    ? arrayText(value)
+    : typeof value === "object"
+    ? JSON.stringify(value)
+    : String(value);
   if (text.includes("\0")) throw new RangeError("a SQL literal cannot contain a NUL character");
   return "E'" + text.replace(/['\\]/g, "$&$&") + "'";
+}
+
+/** A non-empty array of strings is a SQL array (text[] parameters); any other array is JSON (jsonb). */
+function isTextArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === "string");
+}
+
+/** PostgreSQL's array input syntax: every element double-quoted, its `"` and `\` backslash-escaped. */
+function arrayText(items: string[]): string {
+  return "{" + items.map((item) => '"' + item.replace(/["\\]/g, "\\$&") + '"').join(",") + "}";
 }

@@ -64,12 +64,26 @@ const isLocal = /^(127\.0\.0\.1|localhost|kong|host\.docker\.internal)$/.test(
 /** The Supabase CLI's default local secret: only ever trusted when the project URL is local. */
 const localDefaultSecret = "super-secret-jwt-token-with-at-least-32-characters-long";
 
+// EDGE_FUNCTIONS_DB_URL logs in as the functions' own NOINHERIT role on hosted Supabase (SECURITY.md);
+// SUPABASE_DB_URL, which the platform sets, is the fallback.
+const databaseUrl = url(
+  read("EDGE_FUNCTIONS_DB_URL") ? "EDGE_FUNCTIONS_DB_URL" : "SUPABASE_DB_URL",
+  "postgresql://postgres:postgres@127.0.0.1:54322/postgres",
+  ["postgres:", "postgresql:"],
+)!;
+
 export const config = Object.freeze({
   /** The database the pool connects to (Supabase provides it to every function). */
-  databaseUrl: url("SUPABASE_DB_URL", "postgresql://postgres:postgres@127.0.0.1:54322/postgres", [
-    "postgres:",
-    "postgresql:",
-  ])!,
+  databaseUrl,
+  /**
+   * Where follow-chat LISTENs for changes: a direct or session-mode connection (Supabase's transaction
+   * pooler does not carry LISTEN; without it, followers still get every change from the 1 s poll).
+   */
+  followListenUrl: url("FOLLOW_LISTEN_DB_URL", databaseUrl, ["postgres:", "postgresql:"])!,
+  /** How long one follow-chat stream lasts before `event: end` (under the hosted 150 s wall clock). */
+  followMaxSeconds: wholeNumber("FOLLOW_MAX_SECONDS", 120, 1, 3600),
+  /** claim-chats recovers a chat whose worker has not heartbeated for this long. */
+  staleAfter: duration("STALE_AFTER", "90s"),
   /** The HS256 secret; the CLI's local default only when SUPABASE_URL is local. */
   jwtSecret: read("SUPABASE_JWT_SECRET") ?? read("JWT_SECRET") ?? (isLocal ? localDefaultSecret : undefined),
   /** Keys for asymmetric (ES256, RS256, EdDSA) tokens: inline, or fetched from a URL. */

@@ -17,6 +17,8 @@ type Functions = Database["public"]["Functions"];
 export interface Result {
   /** The result's `created` flag, when it has one. */
   created: boolean | null;
+  /** The result's `queued` flag: a user message that waits for the agent's turn to end. */
+  queued: boolean | null;
   /** The function's jsonb result as JSON text, ready to be the response body. */
   json: string;
 }
@@ -54,14 +56,15 @@ const unavailable = (message: string) =>
 /** Translates a PostgreSQL or driver error into the HTTP error the client should see. */
 export function fromDatabaseError(error: unknown): unknown {
   if (error instanceof HttpError) return error;
-  const { code = "", message = "", detail } = error as { code?: string; message?: string; detail?: string };
+  const { code = "", message = "" } = error as { code?: string; message?: string };
 
-  // PostgREST's convention, used by our SQL functions: SQLSTATE PTxxx means HTTP status xxx, and the
-  // error's detail, when it has one, is the machine-readable code (queue_full, resource_too_large).
+  // PostgREST's convention, used by our SQL functions: SQLSTATE PTxxx means HTTP status xxx.
+  // The error's DETAIL, when it is a snake_case word, is its machine-readable code (cursor_ahead, ...).
   const explicit = /^PT([45]\d\d)$/.exec(code);
   if (explicit) {
-    const errorCode = detail && /^[a-z_]+$/.test(detail) ? detail : statusCodes[explicit[1]] ?? "error";
-    return new HttpError(Number(explicit[1]), errorCode, message);
+    const { detail = "" } = error as { detail?: string };
+    const named = /^[a-z][a-z_]*$/.test(detail) ? detail : undefined;
+    return new HttpError(Number(explicit[1]), named ?? statusCodes[explicit[1]] ?? "error", message);
   }
 
   // The caller's role or a policy refused the write: to the caller, the row is not theirs to see.
@@ -97,4 +100,5 @@ const statusCodes: Record<string, string> = {
   "404": "not_found",
   "409": "conflict",
   "413": "payload_too_large",
+  "429": "too_many_requests",
 };

@@ -81,6 +81,8 @@ export function followStream(
 ): ReadableStream<Uint8Array> {
   const { caller, chatId, firstPage, maxSeconds, subscription, queue, onBatch } = options;
   let cursor = options.cursor ?? -1;
+  /** The revision of the last chat event sent. */
+  let chatSent = -1;
   let closed = false;
   let stopPing = () => {};
   let endTimer: ReturnType<typeof setTimeout> | undefined;
@@ -108,8 +110,9 @@ export function followStream(
           cursor = message.revision;
         }
         if (!lastPage) return;
-        if (chatAlways || changes.chat.revision > cursor) {
+        if (chatAlways || changes.chat.revision > chatSent) {
           send(`id: ${changes.chat.revision}\nevent: chat\ndata: ${JSON.stringify(changes.chat)}\n\n`);
+          chatSent = changes.chat.revision;
         }
         cursor = Math.max(cursor, changes.chat.revision);
       };

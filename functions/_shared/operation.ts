@@ -31,6 +31,8 @@ export interface PostOperation<Schema extends z.ZodType> extends Common {
 export interface GetOperation<Schema extends z.ZodObject> extends Common {
   method: "GET";
   query: Schema;
+  /** Also take the token from an `access_token` parameter (never logged), for EventSource. */
+  acceptsAccessToken?: boolean;
   run(query: z.infer<Schema>, caller: Caller, request: Request): Promise<Answer>;
 }
 
@@ -46,6 +48,8 @@ export function operation(op: PostOperation<z.ZodType> | GetOperation<z.ZodObjec
     ? (request: Request) => Promise.resolve(readQuery(request, op.query))
     : async (request: Request) => validate(op.request, await readJsonBody(request, op.maxBodyBytes), "the body");
   const run = op.run as (input: unknown, caller: Caller, request: Request) => Promise<Answer>;
+  const queryToken = (request: Request) =>
+    op.method === "GET" && op.acceptsAccessToken ? new URL(request.url).searchParams.get("access_token") : undefined;
 
   return async (request: Request): Promise<Response> => {
     const started = performance.now();
@@ -59,7 +63,7 @@ export function operation(op: PostOperation<z.ZodType> | GetOperation<z.ZodObjec
         if (request.method !== method) {
           throw new HttpError(405, "method_not_allowed", `use ${method}`, undefined, allow);
         }
-        const caller = await authenticate(request);
+        const caller = await authenticate(request, queryToken(request));
         if (op.serviceRoleOnly) requireServiceRole(caller);
         const answer = await run(await input(request), caller, request);
         response = answer instanceof Response

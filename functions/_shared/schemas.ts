@@ -152,12 +152,23 @@ export const appendMessageRequest = z.strictObject({ chat_id: id, message: uiMes
 export type AppendMessageRequest = z.infer<typeof appendMessageRequest>;
 export type UIMessage = AppendMessageRequest["message"];
 
-export const appendMessageResponse = z.strictObject({
-  /** The stored row; `seq` is the message's place in the chat. */
-  message: rowOf("chat_messages"),
-  /** false for a retried user message (status 200) and for a rewritten assistant message. */
-  created: z.boolean(),
-});
+export const appendMessageResponse = z.union([
+  z.strictObject({
+    /** The stored row; `seq` is the message's place in the chat. */
+    message: rowOf("chat_messages"),
+    /** false for a retried user message (status 200) and for a rewritten assistant message. */
+    created: z.boolean(),
+  }),
+  /** 202: a user message to a running or stopping chat waits until the agent's turn ends. */
+  z.strictObject({
+    queued: z.literal(true),
+    /** Its place in the chat's queue, 1..20. */
+    position: z.int(),
+    message: rowOf("chat_queued_messages"),
+    /** false for a retry of a message already queued. */
+    created: z.boolean(),
+  }),
+]);
 export type AppendMessageResponse = z.infer<typeof appendMessageResponse>;
 
 // ---------------------------------------------------------------------------------------------
@@ -198,13 +209,14 @@ export const workflowStep = z.strictObject({
 });
 
 export const logWorkflowStepRequest = z.strictObject({
-  run: z.strictObject({ id, chat_id: id, model_id: text(255).optional(), started_at: timestamp }),
+  /** started_at creates the run; it may be left out for a run that exists (a claimed one). */
+  run: z.strictObject({ id, chat_id: id, model_id: text(255).optional(), started_at: timestamp.optional() }),
   steps: z.array(workflowStep).max(1000).optional(),
   finish: z.strictObject({
     status: z.enum(["completed", "aborted", "failed"]),
     finished_at: timestamp,
   }).optional(),
-}).refine((body) => !body.finish || notBefore(body.run.started_at, body.finish.finished_at), {
+}).refine((body) => !body.finish || !body.run.started_at || notBefore(body.run.started_at, body.finish.finished_at), {
   message: "must not be before run.started_at",
   path: ["finish", "finished_at"],
 });

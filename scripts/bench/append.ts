@@ -63,9 +63,10 @@ export interface AppendRun {
   stored: { http: number; sql: number };
 }
 
-export async function appendRun(bench: Bench, shape: Shape, concurrency: number, round: number): Promise<AppendRun> {
+/** `label` names this run's chats apart from every other run's (round and commit mode). */
+export async function appendRun(bench: Bench, shape: Shape, concurrency: number, label: string): Promise<AppendRun> {
   const chats = shape === "a" ? concurrency : 1;
-  const httpPrefix = `http-${shape}${concurrency}-r${round}-`, sqlPrefix = `pgb-${shape}${concurrency}-r${round}-`;
+  const httpPrefix = `http-${shape}${concurrency}-${label}-`, sqlPrefix = `pgb-${shape}${concurrency}-${label}-`;
   const httpOwner = await makeChats(bench.sql, httpPrefix, chats);
   const sqlOwner = await makeChats(bench.sql, sqlPrefix, chats);
 

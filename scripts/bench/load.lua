@@ -1,26 +1,48 @@
--- wrk script for the HTTP side of the benchmark. Each wrk thread owns one connection (run with
--- -t N -c N), so in shape "a" thread i is the one writer of chat <prefix><i>; in shape "b" every
--- thread writes to chat <prefix>. Every request carries a fresh message id (or run id).
--- Arguments: operation (append | mark-read | log-step), token, chat prefix, shape (a | b), run tag.
-local next_id = 0
+-- wrk script for the HTTP side of the benchmark. wrk runs as many threads as pgbench does (-t2 like
+-- -j2), each with several connections, so a connection cannot own a chat the way a pgbench client
+-- does. Shape "a" keeps one writer per chat all the same: thread i owns chats
+-- <prefix><i*k> .. <prefix><i*k+k-1> (k = its connections), a request takes a chat that has no
+-- request in flight, and the response (which names its chat_id) hands the chat back. In shape "b"
+-- every request writes to chat <prefix>. Every request carries a fresh message id (or run id).
+-- Arguments: operation (append | mark-read | log-step), token, chat prefix, shape (a | b), run tag,
+-- connections per thread.
+local threads = {}
 
 function setup(thread)
-  thread:set("tid", next_id)
-  next_id = next_id + 1
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
 end
 
 function init(args)
   operation, token, chat_prefix, shape, tag = args[1], args[2], args[3], args[4], args[5]
+  per_thread = tonumber(args[6])
   wrk.method = "POST"
   wrk.headers["Authorization"] = "Bearer " .. token
   wrk.headers["Content-Type"] = "application/json"
   counter = 0
+  -- Requests that found no free chat and so shared one with a request in flight; reported, should be 0.
+  shared = 0
+  free = {}
+  for i = per_thread - 1, 0, -1 do table.insert(free, chat_prefix .. (tid * per_thread + i)) end
+  -- wrk builds one request on thread 0 before the run to check the script, and never sends it.
+  unsent = tid == 0 and 1 or 0
+end
+
+local function next_chat()
+  if shape ~= "a" then return chat_prefix end
+  if unsent > 0 then
+    unsent = unsent - 1
+    return chat_prefix .. (tid * per_thread)
+  end
+  local chat = table.remove(free)
+  if chat then return chat end
+  shared = shared + 1
+  return chat_prefix .. (tid * per_thread + counter % per_thread)
 end
 
 function request()
   counter = counter + 1
-  local chat = chat_prefix
-  if shape == "a" then chat = chat_prefix .. tid end
+  local chat = next_chat()
   local id = tag .. "-" .. tid .. "-" .. counter
   local body
   if operation == "append" then
@@ -36,10 +58,18 @@ function request()
   return wrk.format(nil, nil, nil, body)
 end
 
+function response(status, headers, body)
+  if shape ~= "a" then return end
+  local chat = string.match(body, '"chat_id":%s*"([^"]+)"')
+  if chat then table.insert(free, chat) end
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
+  local shared_total = 0
+  for _, thread in ipairs(threads) do shared_total = shared_total + thread:get("shared") end
   io.write(string.format(
-    '{"requests":%d,"duration_us":%d,"errors":%d,"non2xx":%d,"p50_us":%d,"p95_us":%d,"p99_us":%d}\n',
+    '{"requests":%d,"duration_us":%d,"errors":%d,"non2xx":%d,"p50_us":%d,"p95_us":%d,"p99_us":%d,"shared":%d}\n',
     summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
-    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), shared_total))
 end

@@ -1,5 +1,7 @@
 // npm run bench: how fast the API persists and serves agent conversations on this machine, measured
-// side by side with the same database work sent straight to PostgreSQL, in one run.
+// side by side with the same database work sent straight to PostgreSQL, in one run. append-message
+// is measured twice: durable (every commit waits for its WAL flush, as in production) and CPU-bound
+// (synchronous_commit = off for both sides), so that disk-flush noise does not hide the API's cost.
 // Writes docs/benchmarks.json and docs/benchmarks.md (with its charts next to it).
 //
 // Settings (environment): BENCH_SECONDS per load run (4), BENCH_ROUNDS per configuration (3; medians
@@ -10,7 +12,7 @@ import { writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { apiKeys, projectRoot } from "../local-stack/config.ts";
-import { connect } from "../local-stack/database.ts";
+import { connect, type Sql } from "../local-stack/database.ts";
 import { throwawayStack } from "../local-stack/throwaway.ts";
 import { type AppendRun, appendRun, type Bench, makeChats, type Shape } from "./append.ts";
 import { writeReport } from "./report.ts";
@@ -25,8 +27,27 @@ const sizes = (process.env.BENCH_SIZES ?? (quick ? "1000,100000" : "1000,100000,
 const levels = [1, 4, 16, 64];
 const shapes: Shape[] = ["a", "b"];
 const external = process.env.BENCH_DATABASE_URL && process.env.BENCH_API_URL;
+// The CPU-bound pass changes the server's configuration: only on the benchmark's own cluster.
+const commitModes: CommitMode[] = external ? ["durable"] : ["durable", "cpu-bound"];
+type CommitMode = "durable" | "cpu-bound";
+
+/** Sets synchronous_commit for every connection, the functions' pooled ones included (reload, not reconnect). */
+async function setCommitMode(sql: Sql, mode: CommitMode) {
+  if (mode === "cpu-bound") await sql`alter system set synchronous_commit = off`;
+  else await sql`alter system reset synchronous_commit`;
+  await sql`select pg_reload_conf()`;
+  const want = mode === "cpu-bound" ? "off" : "on";
+  for (let i = 0; (await sql`show synchronous_commit`)[0].synchronous_commit !== want; i++) {
+    if (i > 50) throw new Error(`synchronous_commit did not become ${want}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200)); // every other backend has had the reload signal
+}
 
 ensureTools();
+// Other work on the machine distorts every figure: sample the load while measuring, and report it.
+const loadSamples: number[] = [];
+const loadSampler = setInterval(() => loadSamples.push(os.loadavg()[0]), 10_000);
 const stack = external ? undefined : await throwawayStack();
 const bench: Bench = {
   sql: stack?.sql ?? connect(process.env.BENCH_DATABASE_URL!, { max: 4 }),
@@ -35,7 +56,8 @@ const bench: Bench = {
   seconds,
 };
 
-const steps = shapes.length * levels.length * rounds + 2 * rounds + (external ? 0 : sizes.length * 2) + 1 + 1;
+const steps = commitModes.length * shapes.length * levels.length * rounds + 2 * rounds +
+  (external ? 0 : sizes.length * 2) + 1 + 1;
 const bar = new SingleBar({
   format: "bench [{bar}] {value}/{total} {stage}",
   hideCursor: true,
@@ -62,6 +84,7 @@ const medianResult = (results: LoadResult[]): LoadResult => ({
   p95: median(results.map((r) => r.p95)),
   p99: median(results.map((r) => r.p99)),
   errors: results.reduce((sum, r) => sum + r.errors, 0),
+  shared: results.reduce((sum, r) => sum + (r.shared ?? 0), 0),
 });
 
 let stopped = false;
@@ -82,33 +105,42 @@ try {
   );
   step("append-message vs pgbench");
 
-  // Workloads 1 and 2, interleaved round by round so drift on a shared machine hits both sides.
-  const runs: AppendRun[] = [];
+  // Workloads 1 and 2, interleaved round by round (and durable / CPU-bound within each round) so
+  // drift on a shared machine hits every configuration alike.
+  const runs: (AppendRun & { mode: CommitMode })[] = [];
   for (let round = 0; round < rounds; round++) {
-    for (const shape of shapes) {
-      for (const concurrency of levels) {
-        bar.update({ stage: `append shape ${shape}, concurrency ${concurrency}, round ${round + 1}` });
-        runs.push(await appendRun(bench, shape, concurrency, round));
-        step("append-message vs pgbench");
+    for (const mode of commitModes) {
+      if (!external) await setCommitMode(bench.sql, mode);
+      for (const shape of shapes) {
+        for (const concurrency of levels) {
+          bar.update({ stage: `append ${mode}, shape ${shape}, concurrency ${concurrency}, round ${round + 1}` });
+          const run = await appendRun(bench, shape, concurrency, `${mode === "durable" ? "d" : "c"}${round}`);
+          runs.push({ mode, ...run });
+          step("append-message vs pgbench");
+        }
       }
     }
   }
-  const append = shapes.flatMap((shape) =>
-    levels.map((concurrency) => {
-      const mine = runs.filter((r) => r.shape === shape && r.concurrency === concurrency);
-      return {
-        shape,
-        concurrency,
-        http: medianResult(mine.map((r) => r.http)),
-        sql: medianResult(mine.map((r) => r.sql)),
-        ratio: median(mine.map((r) => r.ratio)),
-        ratios: mine.map((r) => r.ratio),
-        storedMatchesAcknowledged: mine.every((r) =>
-          r.stored.http >= r.http.requests - r.http.errors && r.stored.sql === r.sql.requests
-        ),
-      };
-    })
-  );
+  if (!external) await setCommitMode(bench.sql, "durable");
+  const appendIn = (mode: CommitMode) =>
+    shapes.flatMap((shape) =>
+      levels.map((concurrency) => {
+        const mine = runs.filter((r) => r.mode === mode && r.shape === shape && r.concurrency === concurrency);
+        return {
+          shape,
+          concurrency,
+          http: medianResult(mine.map((r) => r.http)),
+          sql: medianResult(mine.map((r) => r.sql)),
+          ratio: median(mine.map((r) => r.ratio)),
+          ratios: mine.map((r) => r.ratio),
+          storedMatchesAcknowledged: mine.every((r) =>
+            r.stored.http >= r.http.requests - r.http.errors && r.stored.sql === r.sql.requests
+          ),
+        };
+      })
+    );
+  const append = appendIn("durable");
+  const appendCpuBound = commitModes.includes("cpu-bound") ? appendIn("cpu-bound") : [];
 
   // Workload 3: the other two writes at concurrency 16.
   const others: Record<string, LoadResult[]> = { "mark-read": [], "log-workflow-step": [] };
@@ -180,9 +212,15 @@ try {
 
   const results = {
     date: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
+    machine: {
+      cpus: os.cpus().length,
+      cpu: os.cpus()[0]?.model,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      load: { median: median(loadSamples), max: Math.max(...loadSamples) },
+    },
     settings: { seconds, rounds, sizes, levels, quick },
     append,
+    appendCpuBound,
     others: Object.fromEntries(Object.entries(others).map(([name, list]) => [name, medianResult(list)])),
     scaling,
     startup,
@@ -191,13 +229,16 @@ try {
   await writeFile(path.join(docs, "benchmarks.json"), JSON.stringify(results, null, 2) + "\n");
   await writeReport(docs, results);
   console.log(`\nwrote docs/benchmarks.json and docs/benchmarks.md`);
-  for (const a of append) {
-    console.log(
-      `append shape ${a.shape} c${String(a.concurrency).padEnd(2)}: ${a.http.rps} req/s over HTTP, ${a.sql.rps} tx/s ` +
-        `straight to PostgreSQL, ratio ${a.ratio}; p99 ${a.http.p99} ms; errors ${a.http.errors}`,
-    );
+  for (const [mode, rows] of [["durable", append], ["cpu-bound", appendCpuBound]] as const) {
+    for (const a of rows) {
+      console.log(
+        `append ${mode} shape ${a.shape} c${String(a.concurrency).padEnd(2)}: ${a.http.rps} req/s over HTTP, ` +
+          `${a.sql.rps} tx/s straight to PostgreSQL, ratio ${a.ratio}; p99 ${a.http.p99} ms; errors ${a.http.errors}`,
+      );
+    }
   }
 } finally {
+  clearInterval(loadSampler);
   bar.stop();
   if (external) await bench.sql.end();
   else if (!stopped) await stack?.stop();

@@ -1,35 +1,34 @@
-// Workload 5: start-up times of the commands a developer runs, in a temporary data folder so the
-// developer's own data is untouched: `npm start` cold (no data folder) and warm, and `npm run db:reset`.
+// Workload 5: start-up times of the commands a developer runs, in a temporary data folder and on free
+// ports so the developer's own stack and data are untouched: `npm start` cold (no data folder) and
+// warm, and `npm run db:reset`.
 import { spawn, spawnSync } from "node:child_process";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { projectRoot } from "../local-stack/config.ts";
-import { isListening } from "../local-stack/stack.ts";
+import { freePort } from "../local-stack/throwaway.ts";
 
-function npmStartUntilReady(dataDir: string): Promise<number> {
+function npmStartUntilReady(env: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn("npm", ["start"], {
       cwd: projectRoot,
-      env: { ...process.env, SUPABASE_LOCAL_DIR: dataDir },
+      env: { ...process.env, ...env },
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
+    let ready = false;
     child.stderr.on("data", (chunk) => (output += chunk));
     child.stdout.on("data", (chunk) => {
       output += chunk;
-      if (output.includes("Press Ctrl-C")) {
-        const seconds = (performance.now() - started) / 1000;
-        child.once("exit", () => resolve(seconds));
-        process.kill(-child.pid!, "SIGTERM");
-      }
+      if (ready || !output.includes("Press Ctrl-C")) return;
+      ready = true; // stop it once: what it prints while stopping must not signal a group that is gone
+      const seconds = (performance.now() - started) / 1000;
+      child.once("exit", () => resolve(seconds));
+      process.kill(-child.pid!, "SIGTERM");
     });
-    child.once(
-      "exit",
-      (code) => !output.includes("Press Ctrl-C") && reject(new Error(`npm start exited ${code}:\n${output}`)),
-    );
+    child.once("exit", (code) => !ready && reject(new Error(`npm start exited ${code}:\n${output}`)));
   });
 }
 
@@ -39,21 +38,24 @@ export interface Startup {
   dbReset: number[];
 }
 
-/** Three of each; null when the standard ports are taken (a stack is already running). */
-export async function measureStartup(rounds = 3): Promise<Startup | null> {
-  if (await isListening(54321) || await isListening(54322)) return null;
+/** `rounds` of each. */
+export async function measureStartup(rounds = 3): Promise<Startup> {
   const result: Startup = { cold: [], warm: [], dbReset: [] };
   for (let i = 0; i < rounds; i++) {
     const dir = await mkdtemp(path.join(tmpdir(), "agent-chat-startup-"));
     await chmod(dir, 0o755); // PostgreSQL runs as the postgres OS user when we are root
     try {
-      const dataDir = path.join(dir, "state");
-      result.cold.push(await npmStartUntilReady(dataDir));
-      result.warm.push(await npmStartUntilReady(dataDir));
+      const env = {
+        SUPABASE_LOCAL_DIR: path.join(dir, "state"),
+        API_PORT: String(await freePort()),
+        DB_PORT: String(await freePort()),
+      };
+      result.cold.push(await npmStartUntilReady(env));
+      result.warm.push(await npmStartUntilReady(env));
       const started = performance.now();
       const reset = spawnSync("npm", ["run", "db:reset"], {
         cwd: projectRoot,
-        env: { ...process.env, SUPABASE_LOCAL_DIR: dataDir },
+        env: { ...process.env, ...env },
         stdio: "ignore",
       });
       if (reset.status !== 0) throw new Error("npm run db:reset failed");

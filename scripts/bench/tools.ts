@@ -16,7 +16,15 @@ export interface LoadResult {
   p95: number;
   p99: number;
   errors: number;
+  /** wrk, shape a: requests that found no free chat and shared one with a request in flight. */
+  shared?: number;
 }
+
+/**
+ * Threads of each load generator: the same on both sides (wrk -t like pgbench -j), at most one per
+ * core of this 2-core machine, so the HTTP client costs no more CPU than the SQL client.
+ */
+export const clientThreads = (connections: number) => Math.min(connections, 2);
 
 /** Installs wrk and pgbench from Debian's packages when missing (the benchmark is not part of CI). */
 export function ensureTools(): void {
@@ -48,8 +56,9 @@ export async function wrk(
   connections: number,
   seconds: number,
 ): Promise<LoadResult> {
+  const threads = clientThreads(connections);
   const { stdout } = await run("wrk", [
-    `-t${connections}`,
+    `-t${threads}`,
     `-c${connections}`,
     `-d${seconds}s`,
     "--timeout",
@@ -63,6 +72,7 @@ export async function wrk(
     args.chatPrefix,
     args.shape,
     args.tag,
+    String(connections / threads),
   ], { maxBuffer: 16 << 20 });
   const line = stdout.split("\n").find((l) => l.startsWith("{"));
   if (!line) throw new Error(`wrk printed no result:\n${stdout}`);
@@ -76,6 +86,7 @@ export async function wrk(
     p95: ms(r.p95_us),
     p99: ms(r.p99_us),
     errors: r.errors + r.non2xx,
+    shared: r.shared,
   };
 }
 
@@ -95,7 +106,7 @@ export async function pgbench(
       "-M",
       "simple",
       `-c${clients}`,
-      `-j${Math.min(clients, 2)}`,
+      `-j${clientThreads(clients)}`,
       `-T${seconds}`,
       "-f",
       file,

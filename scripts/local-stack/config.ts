@@ -16,8 +16,9 @@ export const bootstrapFile = path.join(projectRoot, "scripts/local-stack/supabas
 export const stateDir = process.env.SUPABASE_LOCAL_DIR ?? path.join(projectRoot, ".supabase-local");
 
 export const host = "127.0.0.1";
+/** The ports of `supabase start`; API_PORT and DB_PORT move them (the benchmark's start-up runs do). */
 export const apiPort = Number(process.env.API_PORT ?? 54321);
-export const dbPort = 54322;
+export const dbPort = Number(process.env.DB_PORT ?? 54322);
 export const apiUrl = `http://${host}:${apiPort}`;
 /** The database the stack uses: DATABASE_URL if set, else the embedded cluster. */
 export const databaseUrl = process.env.DATABASE_URL ??

@@ -67,9 +67,14 @@ const otherServices: Record<string, string> = {
   storage: "Storage",
 };
 
-/** An error in PostgREST's shape, so supabase-js's `from()` and `rpc()` show `message` as their error. */
+/**
+ * An error in PostgREST's shape, so supabase-js's `from()` and `rpc()` show `message` as their error.
+ * Auth gets 404 rather than 501: supabase-js's auth client takes any 5xx for a network failure and
+ * drops the body, while it reads `message` from a 4xx.
+ */
 function notServed(request: Request, pathname: string): Response {
-  const service = otherServices[/^\/(\w+)\/v1(\/|$)/.exec(pathname)?.[1] ?? ""];
+  const prefix = /^\/(\w+)\/v1(\/|$)/.exec(pathname)?.[1] ?? "";
+  const service = otherServices[prefix];
   const what = service ? `${service} is not part of the local stack` : `nothing is served at ${pathname}`;
   return Response.json({
     code: service ? "not_served_locally" : "not_found",
@@ -78,7 +83,7 @@ function notServed(request: Request, pathname: string): Response {
     hint: service
       ? "call the edge functions (supabase.functions.invoke), or use a hosted Supabase project for this service"
       : "call /functions/v1/<name>",
-  }, { status: service ? 501 : 404 });
+  }, { status: service && prefix !== "auth" ? 501 : 404 });
 }
 
 function route(request: Request, info: Deno.ServeHandlerInfo): Response | Promise<Response> {

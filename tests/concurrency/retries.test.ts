@@ -32,7 +32,7 @@ it("a user message appended concurrently is stored once, with one seq", async ()
   const body = { chat_id: user.chatId, message: uiMessage(uid("m"), "user", "once") };
   const results = await all(() => invoke(user.client, "append-message", body));
   expect(statuses(results)).toEqual(oneCreated);
-  expect(new Set(results.map((r) => r.body.message.seq))).toEqual(new Set([1]));
+  expect(new Set(results.map((r) => (r.body.message as { seq: number }).seq))).toEqual(new Set([1]));
   expect((await sql`select count(*)::int as n from chat_messages where chat_id = ${user.chatId}`)[0].n).toBe(1);
 });
 

@@ -157,7 +157,7 @@ describe("under concurrency", () => {
     expect(new Set(rows.map((r) => r.seq)).size).toBe(10);
     // Every answer for one id carries the seq that was stored.
     for (const r of results) {
-      expect(r.body.message.seq).toBe(rows.find((row) => row.id === r.body.message.id)!.seq);
+      expect((r.body.message as { seq: number }).seq).toBe(rows.find((row) => row.id === r.body.message.id)!.seq);
     }
   });
 });

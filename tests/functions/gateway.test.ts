@@ -28,7 +28,7 @@ describe("paths the local stack does not serve", () => {
       ["GET", "/rest/v1/chats?select=*", 501, /PostgREST/],
       ["POST", "/rest/v1/rpc/append_message", 501, /PostgREST/],
       ["GET", "/realtime/v1/websocket?vsn=1.0.0", 501, /Realtime/],
-      ["POST", "/auth/v1/token?grant_type=password", 501, /Auth/],
+      ["POST", "/auth/v1/token?grant_type=password", 404, /Auth/],
       ["GET", "/storage/v1/object/list/bucket", 501, /Storage/],
       ["GET", "/", 404, /nothing is served at \//],
       ["GET", "/graphql/v1", 404, /nothing is served at \/graphql\/v1/],

@@ -31,16 +31,23 @@ const specifiers = (source: string) =>
   [...source.matchAll(/^\s*(?:import|export)\s[^;]*?from\s*["']([^"']+)["']/gm)].map((m) => m[1]);
 
 describe("functions/", () => {
-  it("has the functions, each an index.ts that calls Deno.serve", () => {
+  it("has the API's functions, each an index.ts that calls Deno.serve", () => {
     expect(names.sort()).toEqual([
       "append-message",
       "archive-chat",
+      "claim-chats",
       "create-chat",
+      "follow-chat",
       "get-context",
+      "get-messages",
+      "heartbeat",
+      "list-chats",
+      "list-sessions",
       "log-workflow-step",
       "mark-read",
       "pin-context",
       "push-context",
+      "stop-chat",
     ]);
     for (const name of names) {
       expect(readFileSync(path.join(functionsDir, name, "index.ts"), "utf8"), name).toMatch(/Deno\.serve\(/);

@@ -34,6 +34,14 @@ for (const standardConformingStrings of ["on", "off"]) {
         }),
         { numRuns: 300 * soak },
       );
+      // A non-empty array of strings is a text[] (chat_ids), element for element.
+      await fc.assert(
+        fc.asyncProperty(fc.array(storableText, { minLength: 1, maxLength: 5 }), async (items) => {
+          const [row] = await connection.unsafe(`select ${literal(items)}::text[] as items`).simple();
+          expect(row.items).toEqual(items);
+        }),
+        { numRuns: 100 * soak },
+      );
       // JSON values are quoted as their JSON text, and come back as the same value.
       await fc.assert(
         fc.asyncProperty(fc.dictionary(storableText, storableText, { maxKeys: 4 }), async (value) => {

@@ -10,12 +10,16 @@ import { connect } from "../../scripts/local-stack/database.ts";
 import {
   appendMessageResponse,
   archiveChatResponse,
+  claimChatsResponse,
   createChatResponse,
   getContextResponse,
+  heartbeatResponse,
+  listChatsResponse,
   logWorkflowStepResponse,
   markReadResponse,
   pinContextResponse,
   pushContextResponse,
+  stopChatResponse,
 } from "../../functions/_shared/schemas.ts";
 import { id as uid } from "./factories.ts";
 
@@ -67,10 +71,14 @@ const responses = {
   "append-message": appendMessageResponse,
   "mark-read": markReadResponse,
   "log-workflow-step": logWorkflowStepResponse,
+  "claim-chats": claimChatsResponse,
+  heartbeat: heartbeatResponse,
+  "stop-chat": stopChatResponse,
   "push-context": pushContextResponse,
   "pin-context": pinContextResponse,
   "archive-chat": archiveChatResponse,
   "get-context": getContextResponse,
+  "list-chats": listChatsResponse,
 };
 export type FunctionName = keyof typeof responses;
 
