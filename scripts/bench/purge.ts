@@ -16,6 +16,8 @@ const chats = Number(process.env.PURGE_BENCH_CHATS ?? 100_000);
 const writers = Number(process.env.PURGE_BENCH_WRITERS ?? 4);
 const batchSize = Number(process.env.PURGE_BENCH_BATCH ?? 1000);
 const phaseSeconds = Number(process.env.PURGE_BENCH_PHASE_SECONDS ?? 3);
+/** A pause after each batch (npm run purge's --pause-ms): trades purge speed for the writers' latency. */
+const pauseMs = Number(process.env.PURGE_BENCH_PAUSE_MS ?? 0);
 const chatsPerSession = 100;
 /** Every table the seed writes, and which of its rows are the seed's (the writers add rows too). */
 const seedRows: Record<string, string> = {
@@ -129,8 +131,10 @@ try {
   // The writers: an account of their own with one live chat each, appending user messages.
   const writer = randomUUID();
   await sql`insert into accounts (id) values (${writer})`;
-  await sql`insert into sessions (id, account_id, title) values ('pb-live', ${writer}, 'live')`;
-  await sql`insert into chats (id, session_id) select 'pb-live-' || i, 'pb-live' from generate_series(1, ${writers}) i`;
+  // A session each: appends to chats of one session queue on that session's row (its updated_at).
+  await sql`insert into sessions (id, account_id, title)
+            select 'pb-live-' || i, ${writer}, 'live' from generate_series(1, ${writers}) i`;
+  await sql`insert into chats (id, session_id) select 'pb-live-' || i, 'pb-live-' || i from generate_series(1, ${writers}) i`;
   const token = await userJwt(writer, 3600);
   // Every request is timed and tagged with whether a purge batch was running when it started.
   let purging = false, stopped = false;
@@ -152,12 +156,29 @@ try {
   };
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+  // Whether any backend ever waits on a lock the purge holds: the writers must not (they do queue
+  // behind each other at commit for NOTIFY, which has nothing to do with the purge).
+  const purgePids = new Set<number>();
+  const lockWaits = { samples: 0, blockedByPurge: 0 };
+  const watchLocks = async () => {
+    while (!stopped) {
+      if (purging && purgePids.size) {
+        const [{ n }] = await sql`
+          select count(*)::int as n from pg_stat_activity a
+           where a.wait_event_type = 'Lock' and pg_blocking_pids(a.pid) && ${[...purgePids]}::int[]`;
+        lockWaits.samples++;
+        if (n > 0) lockWaits.blockedByPurge++;
+      }
+      await sleep(50);
+    }
+  };
+
   // The machine is shared, so its background load drifts: purge phases alternate with quiet phases
   // of the same length (the writers never stop), and each latency figure compares like with like.
   log(
     `${writers} writers appending; purging in batches of ${batchSize}, ${phaseSeconds} s on, ${phaseSeconds} s off ...`,
   );
-  const writing = Promise.all(Array.from({ length: writers }, (_, i) => write(i + 1)));
+  const writing = Promise.all([...Array.from({ length: writers }, (_, i) => write(i + 1)), watchLocks()]);
   await sleep(phaseSeconds * 1000);
   const batches: { ms: number; chats: number; sessions: number }[] = [];
   let purgeMs = 0;
@@ -169,11 +190,14 @@ try {
       const result = await sql.begin(async (tx) => {
         await tx`select set_config('role', 'service_role', true),
                         set_config('request.jwt.claims', '{"role": "service_role"}', true)`;
-        const [{ r }] = await tx`select public.purge_archived('30 days', ${batchSize}) as r`;
+        const [{ r, pid }] = await tx`
+          select public.purge_archived('30 days', ${batchSize}) as r, pg_backend_pid() as pid`;
+        purgePids.add(pid);
         return r as { chats: number; sessions: number; more: boolean };
       });
       batches.push({ ms: performance.now() - started, chats: result.chats, sessions: result.sessions });
       more = result.more;
+      if (pauseMs) await sleep(pauseMs);
     }
     purgeMs += performance.now() - phaseStarted;
     purging = false;
@@ -196,6 +220,8 @@ try {
     deletedRows,
     left,
     purge: {
+      batchSize,
+      pauseMs,
       seconds: round(purgeSeconds),
       batches: batches.length,
       chats: batches.reduce((a, b) => a + b.chats, 0),
@@ -204,6 +230,7 @@ try {
       chatsPerSecond: Math.round(chats / purgeSeconds),
       batchMs: summary(batches.filter((b) => b.chats > 0).map((b) => b.ms)),
     },
+    lockWaits,
     append: {
       writers,
       quiet: { ...summary(latencies(false).map((x) => x.ms)), errors: latencies(false).filter((x) => !x.ok).length },
