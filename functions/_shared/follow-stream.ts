@@ -7,13 +7,15 @@
 //   event: message
 //   data: {id, role, seq, revision, created_at, updated_at, message}
 //
-//   id: <revision>                   the chat after every revision up to this one
-//   event: chat
+//   id: <revision>                   the chat after every revision up to this one: always after the
+//   event: chat                      catch-up, then after each live batch
 //   data: {id, title, ..., revision, has_unread, ...}
 //
 //   : ping                           every 15 s
-//   event: end                       after FOLLOW_MAX_SECONDS (no id): reconnect from `revision`
+//   event: end                       no id; then the stream closes: reconnect from `revision`
 //   data: {"reason": "max_duration", "revision": N}
+//                                    after FOLLOW_MAX_SECONDS; the reason is "slow_consumer" for a
+//                                    follower over 4 MiB behind, "error" for a failed read
 //
 // Resuming: a client that reconnects with the last id it saw (Last-Event-ID, as EventSource does by
 // itself) receives every later change, none twice. Message events of one revision come before its

@@ -235,9 +235,8 @@ export type LogWorkflowStepResponse = z.infer<typeof logWorkflowStepResponse>;
 // Reads: list-sessions, list-chats, get-messages, follow-chat (GET, query-string parameters)
 // ---------------------------------------------------------------------------------------------
 
-/** A whole number from a query-string value. */
-const count = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
-const pageLimit = count(1, 200);
+const count = (min: number) => queryInteger(min, Number.MAX_SAFE_INTEGER);
+const pageLimit = queryInteger(1, 200);
 /** A list cursor: opaque to clients, decoded (and refused if foreign) by the database. */
 const pageCursor = z.string().min(1).max(2000).regex(/^[A-Za-z0-9_-]+$/, "must be a next_cursor this API returned");
 
@@ -260,7 +259,7 @@ export const getMessagesQuery = z.strictObject({
   before_seq: count(1).optional(),
   limit: pageLimit.optional(),
 }).refine((query) => query.after_seq === undefined || query.before_seq === undefined, {
-  message: "send after_seq or before_seq, not both",
+  message: "cannot be sent with after_seq: page forward (after_seq) or back (before_seq), not both",
   path: ["before_seq"],
 });
 

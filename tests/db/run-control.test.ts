@@ -89,22 +89,27 @@ describe("claim, heartbeat, finish", () => {
     expect((await asService("public.claim_chats('w3', 5, $1)", chats)).claims).toEqual([]);
   });
 
-  it("8 workers claiming from 100 pending chats at once claim each exactly once", async () => {
-    const chats: string[] = [];
-    for (let i = 0; i < 100; i++) {
-      const chat = await ownedChat();
-      await say(chat.accountId, chat.chatId);
-      chats.push(chat.chatId);
-    }
+  it("8 workers claiming from 500 pending chats at once claim each exactly once", async () => {
+    const accountId = await makeAccount(sql);
+    const session = await makeSession(sql, accountId);
+    const chats = (await sql`
+      insert into chats (id, session_id)
+      select 'bulk-' || ${session.id} || '-' || n, ${session.id} from generate_series(1, 500) n
+      returning id`).map((r) => r.id as string);
+    await sql`update chats set status = 'pending' where id = any(${chats})`;
     const claimed = (await Promise.all(Array.from({ length: 8 }, async (_, w) => {
       const mine: string[] = [];
       for (;;) {
-        const { claims } = await asService("public.claim_chats($1, 3, $2)", `w${w}`, chats);
+        const { claims } = await asService("public.claim_chats($1, 5, $2)", `w${w}`, chats);
         if (claims.length === 0) return mine;
         mine.push(...claims.map((c: Json) => c.chat.id));
       }
     }))).flat();
-    expect(claimed.sort()).toEqual([...chats].sort());
+    expect(claimed.length).toBe(500);
+    expect(new Set(claimed).size).toBe(500);
+    const runs = await sql`select count(*)::int as n, count(distinct chat_id)::int as chats from workflow_runs
+                            where chat_id = any(${chats})`;
+    expect(runs[0]).toEqual({ n: 500, chats: 500 });
   });
 
   it("a heartbeat refreshes only the runner's own chats, reports stops, and takes no revision nor updated_at", async () => {

@@ -107,6 +107,7 @@ describe("get-messages", () => {
       const { status, body } = await read(user.client, `get-messages?${query}`);
       expect(status, query).toBe(400);
       expect(JSON.stringify(body.error), query).toContain(field);
+      expect(body.error.message, query).not.toMatch(/NaN/);
     }
   });
 

@@ -9,7 +9,9 @@
 // All examples run in README order, twice: they create things under fixed ids, so the second pass is
 // a retry of the first and must succeed as well. An example must exit 0, and a shell example's output,
 // if it prints any, must be JSON that is not an error. A block fenced ```sh expect-error must instead
-// exit non-zero and print the API's JSON error. The TypeScript blocks must also pass a strict tsc.
+// exit non-zero and print the API's JSON error. A block fenced ```sh stream follows an event stream,
+// which never ends by itself: it must stop curl with --max-time, exit 0 or 28 (curl's "timed out")
+// and print at least one `event: chat`. The TypeScript blocks must also pass a strict tsc.
 import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
@@ -48,7 +50,7 @@ function codeBlocks(markdown: string): Block[] {
 
 /** Fence languages and what they mean; `flags` are the words allowed after the language. */
 const languages: Record<string, { runs: boolean; flags: string[] }> = {
-  sh: { runs: true, flags: ["setup", "expect-error"] },
+  sh: { runs: true, flags: ["setup", "expect-error", "stream"] },
   ts: { runs: true, flags: ["setup"] },
   text: { runs: false, flags: [] },
   json: { runs: false, flags: [] },
@@ -169,6 +171,12 @@ for (const pass of [1, 2]) {
           return;
         }
         const result = await bash(block.code, env);
+        if (block.flags.includes("stream")) {
+          expect(block.code, "a stream example must stop curl with --max-time").toMatch(/--max-time \d+/);
+          expect([0, 28], result.output).toContain(result.code);
+          expect(result.stdout, result.output).toContain("event: chat");
+          return;
+        }
         if (block.flags.includes("expect-error")) {
           expect(result.code, result.output).not.toBe(0);
           expect(parseJson(result.stdout), result.output).toMatchObject({ error: { code: expect.any(String) } });
