@@ -6,6 +6,42 @@ export type Json = string | number | boolean | null | { [key: string]: Json | un
 export type Database = {
   public: {
     Tables: {
+      account_budgets: {
+        Row: {
+          account_id: string;
+          created_at: string;
+          limit_cost_micros: number | null;
+          limit_total_tokens: number | null;
+          period: string;
+          updated_at: string;
+        };
+        ComputedFields: never;
+        Insert: {
+          account_id: string;
+          created_at?: string;
+          limit_cost_micros?: number | null;
+          limit_total_tokens?: number | null;
+          period?: string;
+          updated_at?: string;
+        };
+        Update: {
+          account_id?: string;
+          created_at?: string;
+          limit_cost_micros?: number | null;
+          limit_total_tokens?: number | null;
+          period?: string;
+          updated_at?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "account_budgets_account_id_fkey";
+            columns: ["account_id"];
+            isOneToOne: true;
+            referencedRelation: "accounts";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
       accounts: {
         Row: {
           created_at: string;
@@ -188,6 +224,73 @@ export type Database = {
           },
         ];
       };
+      chat_usage: {
+        Row: {
+          account_id: string;
+          cache_read_tokens: number;
+          cache_write_tokens: number;
+          chat_id: string;
+          cost_micros: number;
+          created_at: string;
+          input_tokens: number;
+          output_tokens: number;
+          reasoning_tokens: number;
+          steps: number;
+          tool_calls: number;
+          total_tokens: number;
+          turns: number;
+          unpriced_steps: number;
+        };
+        ComputedFields: never;
+        Insert: {
+          account_id: string;
+          cache_read_tokens?: number;
+          cache_write_tokens?: number;
+          chat_id: string;
+          cost_micros?: number;
+          created_at?: string;
+          input_tokens?: number;
+          output_tokens?: number;
+          reasoning_tokens?: number;
+          steps?: number;
+          tool_calls?: number;
+          total_tokens?: number;
+          turns?: number;
+          unpriced_steps?: number;
+        };
+        Update: {
+          account_id?: string;
+          cache_read_tokens?: number;
+          cache_write_tokens?: number;
+          chat_id?: string;
+          cost_micros?: number;
+          created_at?: string;
+          input_tokens?: number;
+          output_tokens?: number;
+          reasoning_tokens?: number;
+          steps?: number;
+          tool_calls?: number;
+          total_tokens?: number;
+          turns?: number;
+          unpriced_steps?: number;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "chat_usage_account_id_fkey";
+            columns: ["account_id"];
+            isOneToOne: false;
+            referencedRelation: "accounts";
+            referencedColumns: ["id"];
+          },
+          {
+            foreignKeyName: "chat_usage_chat_id_fkey";
+            columns: ["chat_id"];
+            isOneToOne: true;
+            referencedRelation: "chats";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
       chats: {
         Row: {
           active_stream_id: string | null;
@@ -305,6 +408,73 @@ export type Database = {
           },
         ];
       };
+      session_usage: {
+        Row: {
+          account_id: string;
+          cache_read_tokens: number;
+          cache_write_tokens: number;
+          cost_micros: number;
+          created_at: string;
+          input_tokens: number;
+          output_tokens: number;
+          reasoning_tokens: number;
+          session_id: string;
+          steps: number;
+          tool_calls: number;
+          total_tokens: number;
+          turns: number;
+          unpriced_steps: number;
+        };
+        ComputedFields: never;
+        Insert: {
+          account_id: string;
+          cache_read_tokens?: number;
+          cache_write_tokens?: number;
+          cost_micros?: number;
+          created_at?: string;
+          input_tokens?: number;
+          output_tokens?: number;
+          reasoning_tokens?: number;
+          session_id: string;
+          steps?: number;
+          tool_calls?: number;
+          total_tokens?: number;
+          turns?: number;
+          unpriced_steps?: number;
+        };
+        Update: {
+          account_id?: string;
+          cache_read_tokens?: number;
+          cache_write_tokens?: number;
+          cost_micros?: number;
+          created_at?: string;
+          input_tokens?: number;
+          output_tokens?: number;
+          reasoning_tokens?: number;
+          session_id?: string;
+          steps?: number;
+          tool_calls?: number;
+          total_tokens?: number;
+          turns?: number;
+          unpriced_steps?: number;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "session_usage_account_id_fkey";
+            columns: ["account_id"];
+            isOneToOne: false;
+            referencedRelation: "accounts";
+            referencedColumns: ["id"];
+          },
+          {
+            foreignKeyName: "session_usage_session_id_fkey";
+            columns: ["session_id"];
+            isOneToOne: true;
+            referencedRelation: "sessions";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
       sessions: {
         Row: {
           account_id: string;
@@ -407,39 +577,150 @@ export type Database = {
           },
         ];
       };
+      usage_daily: {
+        Row: {
+          account_id: string;
+          agent_type: string;
+          cache_read_tokens: number;
+          cache_write_tokens: number;
+          cost_micros: number;
+          created_at: string;
+          day: string;
+          input_tokens: number;
+          model_id: string;
+          output_tokens: number;
+          provider: string;
+          reasoning_tokens: number;
+          steps: number;
+          stripe: number;
+          tool_calls: number;
+          total_tokens: number;
+          turns: number;
+          unpriced_steps: number;
+        };
+        ComputedFields: never;
+        Insert: {
+          account_id: string;
+          agent_type: string;
+          cache_read_tokens?: number;
+          cache_write_tokens?: number;
+          cost_micros?: number;
+          created_at?: string;
+          day: string;
+          input_tokens?: number;
+          model_id: string;
+          output_tokens?: number;
+          provider: string;
+          reasoning_tokens?: number;
+          steps?: number;
+          stripe: number;
+          tool_calls?: number;
+          total_tokens?: number;
+          turns?: number;
+          unpriced_steps?: number;
+        };
+        Update: {
+          account_id?: string;
+          agent_type?: string;
+          cache_read_tokens?: number;
+          cache_write_tokens?: number;
+          cost_micros?: number;
+          created_at?: string;
+          day?: string;
+          input_tokens?: number;
+          model_id?: string;
+          output_tokens?: number;
+          provider?: string;
+          reasoning_tokens?: number;
+          steps?: number;
+          stripe?: number;
+          tool_calls?: number;
+          total_tokens?: number;
+          turns?: number;
+          unpriced_steps?: number;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "usage_daily_account_id_fkey";
+            columns: ["account_id"];
+            isOneToOne: false;
+            referencedRelation: "accounts";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
       workflow_run_steps: {
         Row: {
+          agent_type: string | null;
+          cache_read_tokens: number | null;
+          cache_write_tokens: number | null;
+          cost_micros: number | null;
           created_at: string;
           duration_ms: number;
           finish_reason: string | null;
           finished_at: string;
           id: string;
+          input_tokens: number | null;
+          model_id: string | null;
+          no_cache_tokens: number | null;
+          output_tokens: number | null;
+          provider: string | null;
           raw_finish_reason: string | null;
+          reasoning_tokens: number | null;
           started_at: string;
           step_number: number;
+          text_tokens: number | null;
+          tool_call_count: number | null;
+          total_tokens: number | null;
           workflow_run_id: string;
         };
         ComputedFields: never;
         Insert: {
+          agent_type?: string | null;
+          cache_read_tokens?: number | null;
+          cache_write_tokens?: number | null;
+          cost_micros?: number | null;
           created_at?: string;
           duration_ms: number;
           finish_reason?: string | null;
           finished_at: string;
           id?: string;
+          input_tokens?: number | null;
+          model_id?: string | null;
+          no_cache_tokens?: number | null;
+          output_tokens?: number | null;
+          provider?: string | null;
           raw_finish_reason?: string | null;
+          reasoning_tokens?: number | null;
           started_at: string;
           step_number: number;
+          text_tokens?: number | null;
+          tool_call_count?: number | null;
+          total_tokens?: number | null;
           workflow_run_id: string;
         };
         Update: {
+          agent_type?: string | null;
+          cache_read_tokens?: number | null;
+          cache_write_tokens?: number | null;
+          cost_micros?: number | null;
           created_at?: string;
           duration_ms?: number;
           finish_reason?: string | null;
           finished_at?: string;
           id?: string;
+          input_tokens?: number | null;
+          model_id?: string | null;
+          no_cache_tokens?: number | null;
+          output_tokens?: number | null;
+          provider?: string | null;
           raw_finish_reason?: string | null;
+          reasoning_tokens?: number | null;
           started_at?: string;
           step_number?: number;
+          text_tokens?: number | null;
+          tool_call_count?: number | null;
+          total_tokens?: number | null;
           workflow_run_id?: string;
         };
         Relationships: [
@@ -447,6 +728,73 @@ export type Database = {
             foreignKeyName: "workflow_run_steps_workflow_run_id_fkey";
             columns: ["workflow_run_id"];
             isOneToOne: false;
+            referencedRelation: "workflow_runs";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
+      workflow_run_usage: {
+        Row: {
+          account_id: string;
+          cache_read_tokens: number;
+          cache_write_tokens: number;
+          cost_micros: number;
+          created_at: string;
+          input_tokens: number;
+          output_tokens: number;
+          reasoning_tokens: number;
+          steps: number;
+          tool_calls: number;
+          total_tokens: number;
+          turns: number;
+          unpriced_steps: number;
+          workflow_run_id: string;
+        };
+        ComputedFields: never;
+        Insert: {
+          account_id: string;
+          cache_read_tokens?: number;
+          cache_write_tokens?: number;
+          cost_micros?: number;
+          created_at?: string;
+          input_tokens?: number;
+          output_tokens?: number;
+          reasoning_tokens?: number;
+          steps?: number;
+          tool_calls?: number;
+          total_tokens?: number;
+          turns?: number;
+          unpriced_steps?: number;
+          workflow_run_id: string;
+        };
+        Update: {
+          account_id?: string;
+          cache_read_tokens?: number;
+          cache_write_tokens?: number;
+          cost_micros?: number;
+          created_at?: string;
+          input_tokens?: number;
+          output_tokens?: number;
+          reasoning_tokens?: number;
+          steps?: number;
+          tool_calls?: number;
+          total_tokens?: number;
+          turns?: number;
+          unpriced_steps?: number;
+          workflow_run_id?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "workflow_run_usage_account_id_fkey";
+            columns: ["account_id"];
+            isOneToOne: false;
+            referencedRelation: "accounts";
+            referencedColumns: ["id"];
+          },
+          {
+            foreignKeyName: "workflow_run_usage_workflow_run_id_fkey";
+            columns: ["workflow_run_id"];
+            isOneToOne: true;
             referencedRelation: "workflow_runs";
             referencedColumns: ["id"];
           },
@@ -517,6 +865,10 @@ export type Database = {
         Args: { after_seq?: number; before_seq?: number; chat_id: string; page_size?: number };
         Returns: Json;
       };
+      get_usage: {
+        Args: { account_id?: string; from_day?: string; group_by?: string; page_size?: number; to_day?: string };
+        Returns: Json;
+      };
       heartbeat: { Args: { chat_ids: (string)[]; runner_id: string }; Returns: Json };
       list_chats: {
         Args: {
@@ -546,6 +898,10 @@ export type Database = {
       purge_archived: { Args: { batch_size?: number; older_than?: string }; Returns: Json };
       push_context: { Args: { replace?: boolean; resources: Json; session_id: string }; Returns: Json };
       recover_stale_chats: { Args: { stale_after?: string }; Returns: Json };
+      set_budget: {
+        Args: { account_id: string; limit_cost_micros?: number; limit_total_tokens?: number };
+        Returns: Json;
+      };
       stop_chat: { Args: { chat_id: string }; Returns: Json };
     };
     Enums: {

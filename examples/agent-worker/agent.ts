@@ -2,7 +2,15 @@
 // two steps (call the tool, then answer). The model is the AI SDK's own mock (no network, no key):
 // deterministic text, streamed in chunks like a real provider's. Swap `mockModel()` for a real model
 // (e.g. a gateway model id) and nothing else changes.
-import { convertToModelMessages, simulateReadableStream, stepCountIs, streamText, tool, type UIMessage } from "ai";
+import {
+  convertToModelMessages,
+  type LanguageModelUsage,
+  simulateReadableStream,
+  stepCountIs,
+  streamText,
+  tool,
+  type UIMessage,
+} from "ai";
 import { MockLanguageModelV3 } from "ai/test";
 import { z } from "zod";
 
@@ -72,6 +80,11 @@ export interface StepRecord {
   finished_at: string;
   finish_reason: string;
   raw_finish_reason?: string;
+  /** What the step used, as the SDK reports it: log-workflow-step stores it and adds it to the totals. */
+  usage: LanguageModelUsage;
+  provider: string;
+  model_id: string;
+  tool_call_count: number;
 }
 
 /**
@@ -120,6 +133,10 @@ export async function runTurn({ history, messageId, signal, chunkDelayMs, onStep
         finished_at: finished.toISOString(),
         finish_reason: step.finishReason,
         ...(step.rawFinishReason ? { raw_finish_reason: step.rawFinishReason } : {}),
+        usage: step.usage,
+        provider: step.model.provider,
+        model_id: step.model.modelId,
+        tool_call_count: step.toolCalls.length,
       };
       stepStarted = finished;
       const saved = onStep(structuredClone(message), record);

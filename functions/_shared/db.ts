@@ -56,15 +56,20 @@ const unavailable = (message: string) =>
 /** Translates a PostgreSQL or driver error into the HTTP error the client should see. */
 export function fromDatabaseError(error: unknown): unknown {
   if (error instanceof HttpError) return error;
-  const { code = "", message = "" } = error as { code?: string; message?: string };
+  const { code = "", message = "", detail, hint } = error as {
+    code?: string;
+    message?: string;
+    detail?: string;
+    hint?: string;
+  };
 
   // PostgREST's convention, used by our SQL functions: SQLSTATE PTxxx means HTTP status xxx.
-  // The error's DETAIL, when it is a snake_case word, is its machine-readable code (cursor_ahead, ...).
+  // The error's DETAIL, when it is a snake_case word, is its machine-readable code (cursor_ahead,
+  // budget_exceeded, ...); a JSON object in its HINT (a budget's limit and the amount used) is its details.
   const explicit = /^PT([45]\d\d)$/.exec(code);
   if (explicit) {
-    const { detail = "" } = error as { detail?: string };
-    const named = /^[a-z][a-z_]*$/.test(detail) ? detail : undefined;
-    return new HttpError(Number(explicit[1]), named ?? statusCodes[explicit[1]] ?? "error", message);
+    const named = detail && /^[a-z][a-z_]*$/.test(detail) ? detail : undefined;
+    return new HttpError(Number(explicit[1]), named ?? statusCodes[explicit[1]] ?? "error", message, jsonObject(hint));
   }
 
   // The caller's role or a policy refused the write: to the caller, the row is not theirs to see.
@@ -92,6 +97,15 @@ export function fromDatabaseError(error: unknown): unknown {
     return unavailable("the database is unreachable; retry shortly");
   }
   return error;
+}
+
+function jsonObject(text: string | undefined): Record<string, unknown> | undefined {
+  if (!text?.startsWith("{")) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 const statusCodes: Record<string, string> = {

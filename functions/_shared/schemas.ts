@@ -197,16 +197,73 @@ export type MarkReadResponse = z.infer<typeof markReadResponse>;
 
 const notBefore = (start: string, end: string) => Date.parse(end) >= Date.parse(start);
 
+/** A count that PostgreSQL's bigint holds and JSON numbers carry exactly. */
+const tokenCount = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/**
+ * The AI SDK's LanguageModelUsage (ai 6 and 7) as `step.usage` serialises to JSON: every count
+ * optional (undefined when the provider did not report it). The SDK's deprecated duplicates
+ * (`reasoningTokens`, `cachedInputTokens`) and the provider's `raw` usage are accepted so a worker
+ * can send `step.usage` as it is; `raw` is not stored.
+ */
+export const languageModelUsage = z.strictObject({
+  inputTokens: tokenCount.optional(),
+  inputTokenDetails: z.strictObject({
+    noCacheTokens: tokenCount.optional(),
+    cacheReadTokens: tokenCount.optional(),
+    cacheWriteTokens: tokenCount.optional(),
+  }).optional(),
+  outputTokens: tokenCount.optional(),
+  outputTokenDetails: z.strictObject({
+    textTokens: tokenCount.optional(),
+    reasoningTokens: tokenCount.optional(),
+  }).optional(),
+  totalTokens: tokenCount.optional(),
+  reasoningTokens: tokenCount.optional(),
+  cachedInputTokens: tokenCount.optional(),
+  raw: json.optional(),
+});
+export type LanguageModelUsage = z.infer<typeof languageModelUsage>;
+
+/**
+ * The usage as workflow_run_steps columns. The mapping lives here, at the HTTP edge, so the SQL API
+ * stays "a step is a row" (log_workflow_step stores each key in the column of that name, for
+ * supabase.rpc callers too) and knows nothing of an SDK's naming. totalTokens, when absent, is what
+ * the SDK itself computes: input + output, if either is known.
+ */
+function usageColumns(usage: LanguageModelUsage) {
+  const { inputTokens, outputTokens } = usage;
+  return {
+    input_tokens: inputTokens,
+    no_cache_tokens: usage.inputTokenDetails?.noCacheTokens,
+    cache_read_tokens: usage.inputTokenDetails?.cacheReadTokens ?? usage.cachedInputTokens,
+    cache_write_tokens: usage.inputTokenDetails?.cacheWriteTokens,
+    output_tokens: outputTokens,
+    text_tokens: usage.outputTokenDetails?.textTokens,
+    reasoning_tokens: usage.outputTokenDetails?.reasoningTokens ?? usage.reasoningTokens,
+    total_tokens: usage.totalTokens ??
+      (inputTokens === undefined && outputTokens === undefined ? undefined : (inputTokens ?? 0) + (outputTokens ?? 0)),
+  };
+}
+
 export const workflowStep = z.strictObject({
   step_number: z.int().min(1).max(2_147_483_647),
   started_at: timestamp,
   finished_at: timestamp,
   finish_reason: text(255).optional(),
   raw_finish_reason: text(1000).optional(),
+  usage: languageModelUsage.optional(),
+  provider: text(255).min(1).optional(),
+  model_id: text(255).min(1).optional(),
+  /** A turn with subagents logs their model calls as steps with agent_type "subagent". */
+  agent_type: z.enum(["main", "subagent"]).default("main"),
+  tool_call_count: tokenCount.optional(),
+  /** Integer micro-USD (1 USD = 1,000,000), e.g. from the AI Gateway's provider metadata. Absent when unknown. */
+  cost_micros: tokenCount.optional(),
 }).refine((step) => notBefore(step.started_at, step.finished_at), {
   message: "must not be before the step's started_at",
   path: ["finished_at"],
-});
+}).transform(({ usage, ...step }) => ({ ...step, ...(usage ? usageColumns(usage) : {}) }));
 
 export const logWorkflowStepRequest = z.strictObject({
   /** started_at creates the run; it may be left out for a run that exists (a claimed one). */
@@ -220,7 +277,8 @@ export const logWorkflowStepRequest = z.strictObject({
   message: "must not be before run.started_at",
   path: ["finish", "finished_at"],
 });
-export type LogWorkflowStepRequest = z.infer<typeof logWorkflowStepRequest>;
+/** What a client sends (the steps' usage in the AI SDK's shape); the functions see the parsed columns. */
+export type LogWorkflowStepRequest = z.input<typeof logWorkflowStepRequest>;
 
 export const logWorkflowStepResponse = z.strictObject({
   run: rowOf("workflow_runs"),
@@ -230,6 +288,82 @@ export const logWorkflowStepResponse = z.strictObject({
   steps: z.array(z.strictObject({ step_number: z.int(), recorded: z.boolean() })),
 });
 export type LogWorkflowStepResponse = z.infer<typeof logWorkflowStepResponse>;
+
+// ---------------------------------------------------------------------------------------------
+// Usage and budgets
+// ---------------------------------------------------------------------------------------------
+
+/** A usage total: the measures of private.usage_totals in SQL. */
+export const usageTotals = z.strictObject({
+  input_tokens: z.number().int(),
+  cache_read_tokens: z.number().int(),
+  cache_write_tokens: z.number().int(),
+  output_tokens: z.number().int(),
+  reasoning_tokens: z.number().int(),
+  total_tokens: z.number().int(),
+  tool_calls: z.number().int(),
+  /** Micro-USD of the steps whose cost was known: a lower bound while unpriced_steps > 0. */
+  cost_micros: z.number().int(),
+  unpriced_steps: z.number().int(),
+  steps: z.number().int(),
+  turns: z.number().int(),
+});
+export type UsageTotals = z.infer<typeof usageTotals>;
+
+/** An account's budget and its use this period (private.budget_status in SQL). */
+export const budgetStatus = z.strictObject({
+  period: z.literal("month"),
+  period_start: z.string(),
+  limit_cost_micros: z.number().int().nullable(),
+  used_cost_micros: z.number().int(),
+  limit_total_tokens: z.number().int().nullable(),
+  used_total_tokens: z.number().int(),
+  /** At or over a limit: the account gets no new agent turn. */
+  exceeded: z.boolean(),
+});
+export type BudgetStatus = z.infer<typeof budgetStatus>;
+
+export const setBudgetRequest = z.strictObject({
+  account_id: uuid,
+  /** Micro-USD per UTC month; null or absent: no limit on cost. */
+  limit_cost_micros: tokenCount.nullable().optional(),
+  /** total_tokens per UTC month; null or absent: no limit on tokens. */
+  limit_total_tokens: tokenCount.nullable().optional(),
+});
+export type SetBudgetRequest = z.infer<typeof setBudgetRequest>;
+
+export const setBudgetResponse = z.strictObject({ budget: budgetStatus });
+export type SetBudgetResponse = z.infer<typeof setBudgetResponse>;
+
+/** A calendar date, as the usage query's from and to (UTC days). */
+const day = z.iso.date();
+
+export const usageQuery = z.strictObject({
+  /** First UTC day (default: the first of the current month); for group_by day and model. */
+  from: day.optional(),
+  /** Last UTC day, inclusive (default: today). */
+  to: day.optional(),
+  group_by: z.enum(["day", "model", "session", "chat"]).default("day"),
+  /** For group_by session and chat: how many of the most expensive (1..200, default 100). */
+  limit: queryInteger(1, 200).optional(),
+  /** Service role only (and required for it): whose usage. */
+  account_id: uuid.optional(),
+}).refine((query) => !query.from || !query.to || query.from <= query.to, {
+  message: "from must not be after to",
+  path: ["from"],
+});
+
+export const usageResponse = z.strictObject({
+  group_by: z.enum(["day", "model", "session", "chat"]),
+  from: z.string().nullable(),
+  to: z.string().nullable(),
+  /** key: the UTC day (YYYY-MM-DD), the model id (null: not reported), the session id or the chat id. */
+  rows: z.array(usageTotals.extend({ key: z.string().nullable() })),
+  /** group_by session or chat: more rows exist beyond limit. */
+  has_more: z.boolean(),
+  budget: budgetStatus.nullable(),
+});
+export type UsageResponse = z.infer<typeof usageResponse>;
 
 // ---------------------------------------------------------------------------------------------
 // Reads: list-sessions, list-chats, get-messages, follow-chat (GET, query-string parameters)
@@ -288,6 +422,8 @@ export const chatSummary = z.object({
   last_assistant_message_at: z.string().nullable(),
   last_read_at: z.string().nullable(),
   has_unread: z.boolean(),
+  /** The chat's usage totals; null before its first recorded step. */
+  usage: usageTotals.nullable(),
   /** When the owner archived the chat; null while it is not archived. */
   archived_at: z.string().nullable(),
   created_at: z.string(),

@@ -1,7 +1,10 @@
 // POST /functions/v1/log-workflow-step (service role only)
 // { run: { id, chat_id, model_id?, started_at }, steps?: [...], finish?: { status, finished_at } }
-// Creates the run if new, records steps once each (durations computed by the database), and closes
-// the run when `finish` is present. 201 when the run was created, 200 otherwise.
+// Creates the run if new, records steps once each (durations computed by the database, usage added to
+// the run's, chat's, session's and account's totals), and closes the run when `finish` is present.
+// A step's `usage` arrives in the AI SDK's shape; the schema hands it over as the step's columns.
+// 201 when the run was created, 200 otherwise.
+import type { Json } from "../../types/database.ts";
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
 import { logWorkflowStepRequest } from "../_shared/schemas.ts";
@@ -16,7 +19,7 @@ Deno.serve(operation({
       chat_id: body.run.chat_id,
       model_id: body.run.model_id,
       started_at: body.run.started_at,
-      steps: body.steps ?? [],
+      steps: (body.steps ?? []) as Json,
       finish_status: body.finish?.status,
       finished_at: body.finish?.finished_at,
     });

@@ -4,7 +4,7 @@
 -- <prefix><i*k> .. <prefix><i*k+k-1> (k = its connections), a request takes a chat that has no
 -- request in flight, and the response (which names its chat_id) hands the chat back. In shape "b"
 -- every request writes to chat <prefix>. Every request carries a fresh message id (or run id).
--- Arguments: operation (append | mark-read | log-step), token, chat prefix, shape (a | b), run tag,
+-- Arguments: operation (append | mark-read | log-step | log-step-usage), token, chat prefix, shape (a | b), run tag,
 -- connections per thread.
 local threads = {}
 
@@ -40,6 +40,17 @@ local function next_chat()
   return chat_prefix .. (tid * per_thread + counter % per_thread)
 end
 
+-- log-step-usage (npm run bench:usage): the step also carries the AI SDK usage, provider, model, agent
+-- type, tool calls and cost, alternating main agent and subagent calls over two models.
+local function step_usage()
+  local agent = (counter % 2 == 0) and "subagent" or "main"
+  local model = (counter % 3 == 0) and "openai/gpt-5-mini" or "anthropic/claude-sonnet-4.5"
+  return ',"usage":{"inputTokens":12000,"inputTokenDetails":{"noCacheTokens":2000,"cacheReadTokens":9500,' ..
+    '"cacheWriteTokens":500},"outputTokens":420,"outputTokenDetails":{"textTokens":300,"reasoningTokens":120},' ..
+    '"totalTokens":12420},"provider":"gateway","model_id":"' .. model .. '","agent_type":"' .. agent ..
+    '","tool_call_count":1,"cost_micros":14130'
+end
+
 function request()
   counter = counter + 1
   local chat = next_chat()
@@ -52,7 +63,8 @@ function request()
     body = '{"chat_id":"' .. chat .. '"}'
   else
     body = '{"run":{"id":"' .. id .. '","chat_id":"' .. chat .. '","model_id":"bench","started_at":"2026-01-01T00:00:00Z"},' ..
-      '"steps":[{"step_number":1,"started_at":"2026-01-01T00:00:00Z","finished_at":"2026-01-01T00:00:01.5Z","finish_reason":"stop"}],' ..
+      '"steps":[{"step_number":1,"started_at":"2026-01-01T00:00:00Z","finished_at":"2026-01-01T00:00:01.5Z","finish_reason":"stop"' ..
+      (operation == "log-step-usage" and step_usage() or "") .. '}],' ..
       '"finish":{"status":"completed","finished_at":"2026-01-01T00:00:01.5Z"}}'
   end
   return wrk.format(nil, nil, nil, body)

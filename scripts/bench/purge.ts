@@ -1,8 +1,9 @@
 // npm run bench:purge: how fast retention deletes, and what it costs the writers that keep going.
 // On a throwaway stack of its own: seeds PURGE_BENCH_CHATS (100,000) chats archived 40 days ago,
-// each with messages, a read marker, a run with two steps, a queued message and two pinned context
-// resources, in sessions with live context of their own; then appends to other chats over HTTP
-// (PURGE_BENCH_WRITERS writers, one chat each, back to back) while public.purge_archived runs in
+// each with messages, a read marker, a run with two steps, a queued message, two pinned context
+// resources and usage totals, in sessions with live context and usage totals of their own; then
+// appends to other chats over HTTP (PURGE_BENCH_WRITERS writers, one chat each, back to back) while
+// public.purge_archived runs in
 // batches of PURGE_BENCH_BATCH (1000) until it says there is no more, in phases of
 // PURGE_BENCH_PHASE_SECONDS (3) alternating with quiet phases as long. Prints rows deleted per second
 // of purging, the batches' durations (how long each held its locks) and the writers' latency with and
@@ -30,6 +31,9 @@ const seedRows: Record<string, string> = {
   workflow_run_steps: "workflow_run_id like 'pb-r%'",
   chat_queued_messages: "chat_id like 'pb-c%'",
   chat_context_resources: "chat_id like 'pb-c%'",
+  workflow_run_usage: "workflow_run_id like 'pb-r%'",
+  chat_usage: "chat_id like 'pb-c%'",
+  session_usage: "session_id like 'pb-s%'",
 };
 
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -69,6 +73,9 @@ try {
         from generate_series(1, ${sessions}) s,
              (values ('AGENTS.md', 'instructions', repeat('Run the tests. ', 40)),
                      ('.agents/skills/x/SKILL.md', 'skill', repeat('A skill. ', 60))) r(source, kind, body)`;
+    await tx`
+      insert into session_usage (session_id, account_id, steps, turns, total_tokens)
+      select 'pb-s' || s, ${owner}, 200, 100, 120000 from generate_series(1, ${sessions}) s`;
   });
   // In slices of 10,000 chats: one long transaction would only make the seed slower.
   for (let first = 1; first <= chats; first += 10_000) {
@@ -100,6 +107,12 @@ try {
         insert into workflow_run_steps (workflow_run_id, step_number, started_at, finished_at, duration_ms)
         select 'pb-r' || c, n, now() - interval '45 days', now() - interval '45 days' + interval '1 second', 1000
           from generate_series(${first}::int, ${last}::int) c, generate_series(1, 2) n`;
+      await tx`
+        insert into workflow_run_usage (workflow_run_id, account_id, steps, turns, total_tokens)
+        select 'pb-r' || c, ${owner}, 2, 1, 1200 from generate_series(${first}::int, ${last}::int) c`;
+      await tx`
+        insert into chat_usage (chat_id, account_id, steps, turns, total_tokens)
+        select 'pb-c' || c, ${owner}, 2, 1, 1200 from generate_series(${first}::int, ${last}::int) c`;
       await tx`
         insert into chat_queued_messages (id, chat_id, message, position)
         select 'pb-q' || c, 'pb-c' || c,

@@ -52,7 +52,7 @@ const ms = (us: number) => Math.round(us / 10) / 100;
 
 export async function wrk(
   url: string,
-  args: { operation: string; token: string; chatPrefix: string; shape: "a" | "b"; tag: string },
+  args: { operation: string; token: string; chatPrefix: string; shape: "a" | "b"; tag: string; script?: string },
   connections: number,
   seconds: number,
 ): Promise<LoadResult> {
@@ -64,7 +64,7 @@ export async function wrk(
     "--timeout",
     "10s",
     "-s",
-    path.join(import.meta.dirname, "load.lua"),
+    path.join(import.meta.dirname, args.script ?? "load.lua"),
     url,
     "--",
     args.operation,

@@ -36,10 +36,22 @@ describe("the helpers", () => {
   });
 });
 
+// Tables that carry account_id themselves (sessions, and the usage and budget tables) are the rule's
+// root: their policies compare account_id with auth.uid() directly.
+const accountKeyed = [
+  "accounts",
+  "sessions",
+  "account_budgets",
+  "chat_usage",
+  "session_usage",
+  "usage_daily",
+  "workflow_run_usage",
+];
+
 it("every policy below the account and its sessions uses them, and none spells the chain out", async () => {
   const policies = await sql`
     select tablename, policyname, coalesce(qual, '') || ' ' || coalesce(with_check, '') as expr
-      from pg_policies where schemaname = 'public' and tablename not in ('accounts', 'sessions')
+      from pg_policies where schemaname = 'public' and tablename <> all(${accountKeyed})
      order by tablename`;
   expect(policies.map((p) => p.tablename)).toEqual([
     "chat_context_resources",
@@ -57,6 +69,16 @@ it("every policy below the account and its sessions uses them, and none spells t
   for (const { policyname, expr } of policies) {
     expect(expr, policyname).toMatch(/private\.owned_(session|chat|run)_ids\(\)/);
     expect(expr, policyname).not.toMatch(/\bfrom\s+(public\.)?(sessions|chats|workflow_runs)\b/i);
+  }
+});
+
+it("the usage and budget tables' policies are the root rule: account_id = (select auth.uid())", async () => {
+  const policies = await sql`
+    select tablename, qual from pg_policies
+     where schemaname = 'public' and tablename = any(${accountKeyed.slice(2)}) order by tablename`;
+  expect(policies.map((p) => p.tablename)).toEqual([...accountKeyed.slice(2)].sort());
+  for (const { tablename, qual } of policies) {
+    expect(qual, tablename).toBe("(account_id = ( SELECT auth.uid() AS uid))");
   }
 });
 

@@ -91,6 +91,7 @@ describe("list_chats", () => {
       "status_changed_at",
       "title",
       "updated_at",
+      "usage",
     ]);
   });
 

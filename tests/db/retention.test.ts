@@ -226,8 +226,13 @@ describe("purge_archived", () => {
     const empty = Object.entries(under.counts).filter(([, n]) => n === 0).map(([table]) => table);
     expect(empty, "populate these tables in fullyPopulatedChat()").toEqual([]);
 
+    const usage = () => sql`select * from usage_daily where account_id = ${accountId} order by day, stripe`;
+    const usageBefore = await usage();
     expect(await purge()).toEqual({ chats: 1, sessions: 0, more: false });
     expect((await sql`select count(*)::int as n from chats where id = ${doomed}`)[0].n).toBe(0);
+    // What the account used stays: budgets count usage_daily, which belongs to the account, not the chat.
+    expect(usageBefore.length).toBeGreaterThan(0);
+    expect(await usage()).toEqual(usageBefore);
     expect(Object.values(await under.referenced()).every((n) => n === 0), JSON.stringify(await under.referenced()))
       .toBe(true);
     expect(await bystanderRows.referenced()).toEqual(bystanderRows.counts);

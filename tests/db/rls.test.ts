@@ -13,7 +13,20 @@ beforeAll(async () => {
   b = await makeOwnedTree(sql);
 });
 
-const tables = ["accounts", "sessions", "chats", "chat_messages", "chat_reads", "workflow_runs", "workflow_run_steps"];
+// Usage totals exist once the owned tree's step is recorded: one row each for its run, chat, session and day.
+const tables = [
+  "accounts",
+  "sessions",
+  "chats",
+  "chat_messages",
+  "chat_reads",
+  "workflow_runs",
+  "workflow_run_steps",
+  "workflow_run_usage",
+  "chat_usage",
+  "session_usage",
+  "usage_daily",
+];
 const countAll = async (tx: Tx) =>
   Object.fromEntries(
     await Promise.all(tables.map(async (t) => [t, (await tx`select count(*)::int as n from ${tx(t)}`)[0].n])),
@@ -147,5 +160,20 @@ describe("writing one's own rows", () => {
       sql,
       (tx) => tx`insert into workflow_runs (id, chat_id, started_at) values (${id("run")}, ${a.chat.id}, now())`,
     );
+  });
+
+  it("usage totals are read-only for their owner: only the step trigger writes them", async () => {
+    for (const table of ["workflow_run_usage", "chat_usage", "session_usage", "usage_daily"]) {
+      const n = await asUser(sql, a.accountId, async (tx) => (await tx`update ${tx(table)} set cost_micros = 0`).count);
+      expect(n, table).toBe(0);
+      const e = await asUser(sql, a.accountId, (tx) => tx`delete from ${tx(table)}`).then((r) => r.count);
+      expect(e, table).toBe(0);
+    }
+    const e = await asUser(
+      sql,
+      a.accountId,
+      (tx) => tx`insert into chat_usage (chat_id, account_id, cost_micros) values (${a.chat.id}, ${a.accountId}, 0)`,
+    ).catch((e) => e);
+    expect(e.code).toBe("42501");
   });
 });

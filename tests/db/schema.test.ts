@@ -15,6 +15,11 @@ const tables = [
   "session_context_resources",
   "workflow_runs",
   "workflow_run_steps",
+  "workflow_run_usage",
+  "chat_usage",
+  "session_usage",
+  "usage_daily",
+  "account_budgets",
 ];
 
 describe("the schema", () => {
@@ -43,6 +48,17 @@ describe("the schema", () => {
     expect(column("workflow_runs", "total_duration_ms")).toMatchObject({ data_type: "bigint", is_nullable: "YES" });
     expect(column("workflow_run_steps", "updated_at")).toBeUndefined();
     expect(column("workflow_runs", "session_id")).toBeUndefined();
+    for (const c of ["input_tokens", "cache_read_tokens", "output_tokens", "total_tokens", "cost_micros"]) {
+      // Per step: unknown stays NULL. In a total: a sum, never NULL.
+      expect(column("workflow_run_steps", c), c).toMatchObject({ data_type: "bigint", is_nullable: "YES" });
+      expect(column("usage_daily", c), c).toMatchObject({
+        data_type: "bigint",
+        is_nullable: "NO",
+        column_default: "0",
+      });
+      expect(column("chat_usage", c), c).toMatchObject({ data_type: "bigint", is_nullable: "NO" });
+    }
+    expect(column("account_budgets", "limit_cost_micros")).toMatchObject({ data_type: "bigint", is_nullable: "YES" });
     for (const t of tables) {
       expect(column(t, "created_at")?.data_type, t).toBe("timestamp with time zone");
     }
@@ -77,7 +93,7 @@ describe("the schema", () => {
         join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum
        where c.contype = 'f' and c.connamespace = 'public'::regnamespace
        group by c.oid, c.conrelid, c.confdeltype, c.conkey`;
-    expect(fks.length).toBe(10);
+    expect(fks.length).toBe(18);
     for (const fk of fks) {
       expect(fk.confdeltype, `${fk.tbl}(${fk.cols})`).toBe("c");
       expect(fk.indexed, `${fk.tbl}(${fk.cols}) has no index`).toBe(true);
@@ -104,7 +120,7 @@ describe("the schema", () => {
              ) as has_trigger
         from information_schema.columns col
        where col.table_schema = 'public' and col.column_name = 'updated_at'`;
-    expect(rows.length).toBe(8);
+    expect(rows.length).toBe(9);
     expect(rows.filter((r) => !r.has_trigger)).toEqual([]);
   });
 

@@ -1,6 +1,6 @@
 // archive-chat through the real Deno server, called with supabase-js.
 import { describe, expect, it } from "vitest";
-import { invoke, invokeGet, newUser, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
+import { invoke, newUser, read, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
 
 const sql = useFunctionsDatabase();
 const archivedAt = async (chatId: string) =>
@@ -39,11 +39,11 @@ describe("archive-chat", () => {
     await invoke(user.client, "create-chat", { session_id: user.sessionId, id: other });
     await invoke(user.client, "archive-chat", { chat_id: user.chatId, archived: true });
     const listed = async (query: Record<string, string>) =>
-      (await invokeGet(user.client, "list-chats", query)).body.chats.map((c) => c.id).sort();
+      (await read(user.client, "list-chats", query)).body.chats.map((c) => c.id).sort();
     expect(await listed({})).toEqual([other]);
     expect(await listed({ include_archived: "true" })).toEqual([user.chatId, other].sort());
     expect(await listed({ include_archived: "false" })).toEqual([other]);
-    expect((await invokeGet(user.client, "list-chats", { include_archived: "maybe" })).status).toBe(400);
+    expect((await read(user.client, "list-chats", { include_archived: "maybe" })).status).toBe(400);
   });
 
   it("answers 404 to another account and leaves the chat alone", async () => {

@@ -3,9 +3,9 @@
 import { describe, expect, it } from "vitest";
 import {
   invoke,
-  invokeGet,
   newUser,
   post,
+  read,
   service,
   serviceRoleKey,
   useFunctionsDatabase,
@@ -176,7 +176,7 @@ describe("get-context", () => {
     const file = { source: "docs/spec.md", kind: "file", body: "v1" };
     await invoke(service, "push-context", { session_id: user.sessionId, resources: [agents, skill, file] });
     await invoke(user.client, "pin-context", { chat_id: user.chatId });
-    const pinned = await invokeGet(user.client, "get-context", { chat_id: user.chatId });
+    const pinned = await read(user.client, "get-context", { chat_id: user.chatId });
     expect(pinned.status).toBe(200);
     expect(pinned.body.changed).toEqual({ added: [], updated: [], removed: [] });
 
@@ -186,7 +186,7 @@ describe("get-context", () => {
       resources: [{ ...agents, body: "changed by the sandbox" }, file, notes],
       replace: true,
     });
-    const { status, body } = await invokeGet(user.client, "get-context", { chat_id: user.chatId });
+    const { status, body } = await read(user.client, "get-context", { chat_id: user.chatId });
     expect(status).toBe(200);
     expect(body.resources).toEqual(pinned.body.resources);
     expect(body.resources.map((r) => [r.source, r.body])).toEqual([
@@ -201,12 +201,12 @@ describe("get-context", () => {
   it("answers the service role for any chat, 404 to another account, and 400 without chat_id", async () => {
     const owner = await userWithChat();
     const intruder = await newUser();
-    expect((await invokeGet(service, "get-context", { chat_id: owner.chatId })).body).toMatchObject({
+    expect((await read(service, "get-context", { chat_id: owner.chatId })).body).toMatchObject({
       chat_id: owner.chatId,
       resources: [],
     });
-    expect((await invokeGet(intruder.client, "get-context", { chat_id: owner.chatId })).status).toBe(404);
-    expect((await invokeGet(owner.client, "get-context", {})).status).toBe(400);
-    expect((await invokeGet(owner.client, "get-context", { chat_id: owner.chatId, extra: "1" })).status).toBe(400);
+    expect((await read(intruder.client, "get-context", { chat_id: owner.chatId })).status).toBe(404);
+    expect((await read(owner.client, "get-context", {})).status).toBe(400);
+    expect((await read(owner.client, "get-context", { chat_id: owner.chatId, extra: "1" })).status).toBe(400);
   });
 });

@@ -47,7 +47,9 @@ describe("functions/", () => {
       "mark-read",
       "pin-context",
       "push-context",
+      "set-budget",
       "stop-chat",
+      "usage",
     ]);
     for (const name of names) {
       expect(readFileSync(path.join(functionsDir, name, "index.ts"), "utf8"), name).toMatch(/Deno\.serve\(/);

@@ -16,6 +16,7 @@ import {
   type Sql,
 } from "../../scripts/local-stack/database.ts";
 import { asUser } from "../support/db.ts";
+import { totalsAndRecomputation, usageTables } from "../support/usage.ts";
 
 const fixturesDir = path.join(import.meta.dirname, "fixtures");
 const fixtureOf = (migration: Migration) => path.join(fixturesDir, `${migration.version}_${migration.name}.sql`);
@@ -68,8 +69,8 @@ describe("the migrations applied one by one, each followed by its fixture", () =
       chats: 11,
       messages: 24,
       reads: 7,
-      runs: 9,
-      steps: 8,
+      runs: 10,
+      steps: 11,
       queued: 2,
     });
   });
@@ -115,7 +116,27 @@ describe("the migrations applied one by one, each followed by its fixture", () =
       shown: (await tx`select public.list_chats() as page`)[0].page.chats.map((c: { id: string }) => c.id).sort(),
       all: (await tx`select public.list_chats(include_archived => true) as page`)[0].page.chats.length,
     }));
-    expect(listed).toEqual({ shown: ["fx-chat-bob-1"], all: 2 });
+    expect(listed).toEqual({ shown: ["fx-chat-bob-2"], all: 2 });
+    // Every read returns the chat with both the usage and the archive fields.
+    const [{ page }] = await asUser(sql, alice, (tx) => tx`select public.list_chats(page_size => 1) as page`);
+    expect(page.chats[0]).toHaveProperty("usage");
+    expect(page.chats[0]).toHaveProperty("archived_at", null);
+  });
+
+  it("usage totals, backfilled by their migration and maintained since, equal a recomputation from the steps", async () => {
+    for (const table of usageTables) {
+      const { maintained, recomputed } = await totalsAndRecomputation(sql, table);
+      expect(maintained, table).toEqual(recomputed);
+    }
+    // Alice's logged turn: three steps (the retried step 1 counted once), one of them unpriced.
+    const [run] = await sql`
+      select cost_micros::int, total_tokens::int, steps::int, unpriced_steps::int, turns::int
+        from workflow_run_usage where workflow_run_id = 'fx-run-alice-usage'`;
+    expect(run).toEqual({ cost_micros: 16480, total_tokens: 29370, steps: 3, unpriced_steps: 1, turns: 1 });
+    // Carol's 30-day turn was logged before usage existed: backfilled as one unpriced step, one turn.
+    const [carol] = await sql`
+      select steps::int, unpriced_steps::int, turns::int from workflow_run_usage where workflow_run_id = 'fx-run-carol-month'`;
+    expect(carol).toEqual({ steps: 1, unpriced_steps: 1, turns: 1 });
   });
 
   it("an append to a fixture chat gets the chat's next seq, and users still see only their own rows", async () => {

@@ -1,11 +1,11 @@
 // The cross-account matrix: user B, through every operation, aims at user A's sessions, chats,
-// messages, read markers, workflow runs and context (by guessing ids, by naming A's account, by
-// mixing A's rows with B's). Every attempt is refused, and neither A's nor B's rows change.
+// messages, read markers, workflow runs, usage, budget and context (by guessing ids, by naming A's
+// account, by mixing A's rows with B's). Every attempt is refused, and neither A's nor B's rows change.
 import { beforeAll, expect, it } from "vitest";
 import {
   type FunctionName,
   invoke,
-  invokeGet,
+  read,
   service,
   uid,
   useFunctionsDatabase,
@@ -30,7 +30,13 @@ beforeAll(async () => {
   await invoke(a.client, "mark-read", { chat_id: a.chatId, read_at: "2026-01-01T00:00:00Z" });
   await invoke(service, "log-workflow-step", {
     run: { id: aRun, chat_id: a.chatId, started_at: "2026-01-01T00:00:00Z" },
-    steps: [{ step_number: 1, started_at: "2026-01-01T00:00:00Z", finished_at: "2026-01-01T00:00:01Z" }],
+    steps: [{
+      step_number: 1,
+      started_at: "2026-01-01T00:00:00Z",
+      finished_at: "2026-01-01T00:00:01Z",
+      usage: { inputTokens: 100, outputTokens: 10 },
+      cost_micros: 42,
+    }],
   });
   await invoke(service, "push-context", {
     session_id: a.sessionId,
@@ -38,6 +44,7 @@ beforeAll(async () => {
   });
   await invoke(a.client, "pin-context", { chat_id: a.chatId });
   await invoke(service, "push-context", { session_id: b.sessionId, resources: [] });
+  await invoke(service, "set-budget", { account_id: a.accountId, limit_cost_micros: 1_000_000 });
 });
 
 it("B can neither read, change nor attach to anything of A's", async () => {
@@ -91,6 +98,9 @@ it("B can neither read, change nor attach to anything of A's", async () => {
     // archive-chat
     ["archive-chat", "A's chat", () => ({ chat_id: a.chatId, archived: true }), [404]],
     ["archive-chat", "A's chat, restored", () => ({ chat_id: a.chatId, archived: false }), [404]],
+    // set-budget
+    ["set-budget", "lifting A's budget", () => ({ account_id: a.accountId, limit_cost_micros: null }), [403]],
+    ["set-budget", "a budget of 0 for A", () => ({ account_id: a.accountId, limit_cost_micros: 0 }), [403]],
   ];
 
   const beforeA = await everythingOf(sql, a.accountId), beforeB = await everythingOf(sql, b.accountId);
@@ -100,9 +110,17 @@ it("B can neither read, change nor attach to anything of A's", async () => {
     // Nothing of A's leaks into an error.
     expect(JSON.stringify(response)).not.toContain("A's secret");
   }
-  const context = await invokeGet(b.client, "get-context", { chat_id: a.chatId });
+  const context = await read(b.client, "get-context", { chat_id: a.chatId });
   expect(context.status, "get-context: A's chat").toBe(404);
   expect(JSON.stringify(context.body)).not.toContain("A's secret");
   expect(await everythingOf(sql, a.accountId)).toEqual(beforeA);
   expect(await everythingOf(sql, b.accountId)).toEqual(beforeB);
+});
+
+it("B cannot read A's usage: naming A's account is 403, and B's own usage holds nothing of A's", async () => {
+  expect((await read(b.client, "usage", { account_id: a.accountId, from: "2026-01-01" })).status).toBe(403);
+  for (const group_by of ["day", "model", "session", "chat"]) {
+    const mine = await read(b.client, "usage", { group_by, from: "2026-01-01" });
+    expect(mine, group_by).toMatchObject({ status: 200, body: { rows: [], budget: null } });
+  }
 });

@@ -19,7 +19,9 @@ import {
   markReadResponse,
   pinContextResponse,
   pushContextResponse,
+  setBudgetResponse,
   stopChatResponse,
+  usageResponse,
 } from "../../functions/_shared/schemas.ts";
 import { id as uid } from "./factories.ts";
 
@@ -74,9 +76,15 @@ const responses = {
   "claim-chats": claimChatsResponse,
   heartbeat: heartbeatResponse,
   "stop-chat": stopChatResponse,
+  "set-budget": setBudgetResponse,
   "push-context": pushContextResponse,
   "pin-context": pinContextResponse,
   "archive-chat": archiveChatResponse,
+};
+
+/** The GET functions' response schemas: read() parses every 2xx answer with it. */
+const readResponses = {
+  usage: usageResponse,
   "get-context": getContextResponse,
   "list-chats": listChatsResponse,
 };
@@ -92,28 +100,31 @@ export async function invoke<F extends FunctionName>(
   name: F,
   body: unknown,
 ): Promise<Outcome<z.infer<(typeof responses)[F]>>> {
-  return outcome(name, await client.functions.invoke(name, { body: body as Record<string, unknown> }));
-}
-
-/** Calls a GET function through supabase-js with `query` as its query string; otherwise as invoke(). */
-export async function invokeGet<F extends FunctionName>(
-  client: ReturnType<typeof clientWith>,
-  name: F,
-  query: Record<string, string>,
-): Promise<Outcome<z.infer<(typeof responses)[F]>>> {
-  return outcome(name, await client.functions.invoke(`${name}?${new URLSearchParams(query)}`, { method: "GET" }));
-}
-
-async function outcome<F extends FunctionName>(
-  name: F,
-  { data, error, response }: Awaited<ReturnType<ReturnType<typeof clientWith>["functions"]["invoke"]>>,
-): Promise<Outcome<z.infer<(typeof responses)[F]>>> {
+  const { data, error, response } = await client.functions.invoke(name, { body: body as Record<string, unknown> });
   if (error instanceof FunctionsHttpError) {
     const res = error.context as Response;
     return { status: res.status, body: await res.json() };
   }
   if (error) throw error;
   return { status: response!.status, body: responses[name].parse(data) as z.infer<(typeof responses)[F]> };
+}
+
+/** Calls a GET function through supabase-js with query-string parameters, success or not. */
+export async function read<F extends keyof typeof readResponses>(
+  client: ReturnType<typeof clientWith>,
+  name: F,
+  query: Record<string, string | number> = {},
+): Promise<Outcome<z.infer<(typeof readResponses)[F]>>> {
+  const search = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)])).toString();
+  const { data, error, response } = await client.functions.invoke(search ? `${name}?${search}` : name, {
+    method: "GET",
+  });
+  if (error instanceof FunctionsHttpError) {
+    const res = error.context as Response;
+    return { status: res.status, body: await res.json() };
+  }
+  if (error) throw error;
+  return { status: response!.status, body: readResponses[name].parse(data) as z.infer<(typeof readResponses)[F]> };
 }
 
 /** Raw HTTP, for malformed requests. */
