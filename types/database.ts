@@ -61,6 +61,54 @@ export type Database = {
         };
         Relationships: [];
       };
+      chat_context_resources: {
+        Row: {
+          body: string;
+          chat_id: string;
+          content_hash: string;
+          created_at: string;
+          kind: string;
+          pinned_at: string;
+          size_bytes: number;
+          source: string;
+          status: string;
+          updated_at: string;
+        };
+        ComputedFields: never;
+        Insert: {
+          body: string;
+          chat_id: string;
+          content_hash: string;
+          created_at?: string;
+          kind: string;
+          pinned_at?: string;
+          size_bytes: number;
+          source: string;
+          status?: string;
+          updated_at?: string;
+        };
+        Update: {
+          body?: string;
+          chat_id?: string;
+          content_hash?: string;
+          created_at?: string;
+          kind?: string;
+          pinned_at?: string;
+          size_bytes?: number;
+          source?: string;
+          status?: string;
+          updated_at?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "chat_context_resources_chat_id_fkey";
+            columns: ["chat_id"];
+            isOneToOne: false;
+            referencedRelation: "chats";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
       chat_messages: {
         Row: {
           chat_id: string;
@@ -246,6 +294,7 @@ export type Database = {
       chats: {
         Row: {
           active_stream_id: string | null;
+          archived_at: string | null;
           attempts: number;
           created_at: string;
           heartbeat_at: string | null;
@@ -266,6 +315,7 @@ export type Database = {
         ComputedFields: never;
         Insert: {
           active_stream_id?: string | null;
+          archived_at?: string | null;
           attempts?: number;
           created_at?: string;
           heartbeat_at?: string | null;
@@ -285,6 +335,7 @@ export type Database = {
         };
         Update: {
           active_stream_id?: string | null;
+          archived_at?: string | null;
           attempts?: number;
           created_at?: string;
           heartbeat_at?: string | null;
@@ -305,6 +356,51 @@ export type Database = {
         Relationships: [
           {
             foreignKeyName: "chats_session_id_fkey";
+            columns: ["session_id"];
+            isOneToOne: false;
+            referencedRelation: "sessions";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
+      session_context_resources: {
+        Row: {
+          body: string;
+          content_hash: string;
+          created_at: string;
+          kind: string;
+          session_id: string;
+          size_bytes: number;
+          source: string;
+          status: string;
+          updated_at: string;
+        };
+        ComputedFields: never;
+        Insert: {
+          body: string;
+          content_hash: string;
+          created_at?: string;
+          kind: string;
+          session_id: string;
+          size_bytes: number;
+          source: string;
+          status?: string;
+          updated_at?: string;
+        };
+        Update: {
+          body?: string;
+          content_hash?: string;
+          created_at?: string;
+          kind?: string;
+          session_id?: string;
+          size_bytes?: number;
+          source?: string;
+          status?: string;
+          updated_at?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "session_context_resources_session_id_fkey";
             columns: ["session_id"];
             isOneToOne: false;
             referencedRelation: "sessions";
@@ -755,6 +851,7 @@ export type Database = {
     };
     Functions: {
       append_message: { Args: { chat_id: string; message: Json }; Returns: Json };
+      archive_chat: { Args: { archived: boolean; chat_id: string }; Returns: Json };
       chat_changes: { Args: { after_revision?: number; chat_id: string; page_size?: number }; Returns: Json };
       chat_revisions: { Args: { chat_ids: (string)[] }; Returns: Json };
       claim_chats: {
@@ -763,6 +860,7 @@ export type Database = {
       };
       create_chat: { Args: { id?: string; model_id?: string; session_id: string; title?: string }; Returns: Json };
       create_session_with_chat: { Args: { account_id?: string; chat?: Json; session: Json }; Returns: Json };
+      get_context: { Args: { chat_id: string }; Returns: Json };
       get_messages: {
         Args: { after_seq?: number; before_seq?: number; chat_id: string; page_size?: number };
         Returns: Json;
@@ -773,7 +871,13 @@ export type Database = {
       };
       heartbeat: { Args: { chat_ids: (string)[]; runner_id: string }; Returns: Json };
       list_chats: {
-        Args: { account_id?: string; page_cursor?: string; page_size?: number; session_id?: string };
+        Args: {
+          account_id?: string;
+          include_archived?: boolean;
+          page_cursor?: string;
+          page_size?: number;
+          session_id?: string;
+        };
         Returns: Json;
       };
       list_sessions: { Args: { account_id?: string; page_cursor?: string; page_size?: number }; Returns: Json };
@@ -790,6 +894,9 @@ export type Database = {
         Returns: Json;
       };
       mark_read: { Args: { account_id?: string; chat_id: string; read_at?: string }; Returns: Json };
+      pin_context: { Args: { chat_id: string; sources?: (string)[] }; Returns: Json };
+      purge_archived: { Args: { batch_size?: number; older_than?: string }; Returns: Json };
+      push_context: { Args: { replace?: boolean; resources: Json; session_id: string }; Returns: Json };
       recover_stale_chats: { Args: { stale_after?: string }; Returns: Json };
       set_budget: {
         Args: { account_id: string; limit_cost_micros?: number; limit_total_tokens?: number };

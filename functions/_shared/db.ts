@@ -113,5 +113,6 @@ const statusCodes: Record<string, string> = {
   "403": "forbidden",
   "404": "not_found",
   "409": "conflict",
+  "413": "payload_too_large",
   "429": "too_many_requests",
 };

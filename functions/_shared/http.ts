@@ -42,17 +42,22 @@ export function errorResponse(error: HttpError, headers: Record<string, string> 
 
 const { maxBodyBytes, bodyTimeoutMs } = config;
 
-/** The request's JSON body, or an HttpError: 415, 413, 408, 499 or 400. */
-export async function readJsonBody(request: Request): Promise<unknown> {
+/**
+ * The request's JSON body, or an HttpError: 415, 413, 408, 499 or 400. `limit` is the function's own
+ * body limit when it differs from MAX_BODY_BYTES (push-context takes up to 16 MiB).
+ */
+export async function readJsonBody(request: Request, limit = maxBodyBytes): Promise<unknown> {
   const contentType = request.headers.get("content-type")?.split(";")[0].trim().toLowerCase();
   if (contentType !== "application/json") {
     throw new HttpError(415, "unsupported_media_type", "send the body as application/json");
   }
   const declared = request.headers.get("content-length");
-  if (Number(declared) > maxBodyBytes) throw tooLarge();
+  if (Number(declared) > limit) throw tooLarge(limit);
   // With a declared length the server already holds the body to exactly that size; without one
   // (chunked), read it piece by piece and stop at the limit.
-  const reading = declared !== null ? request.arrayBuffer().then((body) => new Uint8Array(body)) : readLimited(request);
+  const reading = declared !== null
+    ? request.arrayBuffer().then((body) => new Uint8Array(body))
+    : readLimited(request, limit);
   const bytes = await withDeadline(reading.catch(unreadable), bodyTimeoutMs, bodyTimeout);
   try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
@@ -77,19 +82,19 @@ const bodyTimeout = () =>
     { Connection: "close" },
   );
 
-async function readLimited(request: Request): Promise<Uint8Array> {
+async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of request.body ?? []) {
     size += chunk.byteLength;
-    if (size > maxBodyBytes) throw tooLarge();
+    if (size > limit) throw tooLarge(limit);
     chunks.push(chunk);
   }
   return concat(chunks, size);
 }
 
-function tooLarge() {
-  return new HttpError(413, "payload_too_large", `the body exceeds ${maxBodyBytes} bytes`);
+function tooLarge(limit: number) {
+  return new HttpError(413, "payload_too_large", `the body exceeds ${limit} bytes`);
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {

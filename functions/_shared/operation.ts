@@ -18,6 +18,8 @@ interface Common {
 export interface PostOperation<Schema extends z.ZodType> extends Common {
   method?: "POST";
   request: Schema;
+  /** This function's body limit in bytes, when it is not MAX_BODY_BYTES (default 1 MiB). */
+  maxBodyBytes?: number;
   /** The one database call. */
   run(body: z.infer<Schema>, caller: Caller, request: Request): Promise<Answer>;
 }
@@ -44,7 +46,7 @@ export function operation(op: PostOperation<z.ZodType> | GetOperation<z.ZodObjec
   const allow = { Allow: `${method}, OPTIONS` };
   const input = op.method === "GET"
     ? (request: Request) => Promise.resolve(readQuery(request, op.query))
-    : async (request: Request) => validate(op.request, await readJsonBody(request), "the body");
+    : async (request: Request) => validate(op.request, await readJsonBody(request, op.maxBodyBytes), "the body");
   const run = op.run as (input: unknown, caller: Caller, request: Request) => Promise<Answer>;
   const queryToken = (request: Request) =>
     op.method === "GET" && op.acceptsAccessToken ? new URL(request.url).searchParams.get("access_token") : undefined;

@@ -1,6 +1,7 @@
-// GET /functions/v1/list-chats?session_id=&limit=&cursor=[&account_id=]
+// GET /functions/v1/list-chats?session_id=&limit=&cursor=[&include_archived=true][&account_id=]
 // The caller's chats (all sessions, or one), newest activity first, with revision and has_unread;
-// `next_cursor` fetches the next page. The service role names the account (account_id).
+// `next_cursor` fetches the next page. Archived chats only with include_archived. The service role
+// names the account (account_id).
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
 import { listChatsQuery } from "../_shared/schemas.ts";
@@ -15,6 +16,7 @@ Deno.serve(operation({
       session_id: query.session_id,
       page_size: query.limit,
       page_cursor: query.cursor,
+      include_archived: query.include_archived,
     });
     return { status: 200, json };
   },

@@ -54,10 +54,15 @@ it("every policy below the account and its sessions uses them, and none spells t
       from pg_policies where schemaname = 'public' and tablename <> all(${accountKeyed})
      order by tablename`;
   expect(policies.map((p) => p.tablename)).toEqual([
+    "chat_context_resources",
+    "chat_context_resources",
+    "chat_context_resources",
+    "chat_context_resources",
     "chat_messages",
     "chat_queued_messages",
     "chat_reads",
     "chats",
+    "session_context_resources",
     "workflow_run_steps",
     "workflow_runs",
   ]);

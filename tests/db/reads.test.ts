@@ -76,6 +76,7 @@ describe("list_chats", () => {
     const [chat] = (await call(owner, "public.list_chats(session_id => $1)", sessionA)).chats;
     expect(Object.keys(chat).sort()).toEqual([
       "active_stream_id",
+      "archived_at",
       "created_at",
       "has_unread",
       "id",

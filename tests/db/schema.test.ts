@@ -11,6 +11,8 @@ const tables = [
   "chat_messages",
   "chat_queued_messages",
   "chat_reads",
+  "chat_context_resources",
+  "session_context_resources",
   "workflow_runs",
   "workflow_run_steps",
   "workflow_run_usage",
@@ -91,7 +93,7 @@ describe("the schema", () => {
         join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum
        where c.contype = 'f' and c.connamespace = 'public'::regnamespace
        group by c.oid, c.conrelid, c.confdeltype, c.conkey`;
-    expect(fks.length).toBe(16);
+    expect(fks.length).toBe(18);
     for (const fk of fks) {
       expect(fk.confdeltype, `${fk.tbl}(${fk.cols})`).toBe("c");
       expect(fk.indexed, `${fk.tbl}(${fk.cols}) has no index`).toBe(true);
@@ -118,7 +120,7 @@ describe("the schema", () => {
              ) as has_trigger
         from information_schema.columns col
        where col.table_schema = 'public' and col.column_name = 'updated_at'`;
-    expect(rows.length).toBe(7);
+    expect(rows.length).toBe(9);
     expect(rows.filter((r) => !r.has_trigger)).toEqual([]);
   });
 

@@ -23,7 +23,16 @@ import { hostileString, hostileValue } from "../support/hostile.ts";
 import { everythingOf } from "../support/snapshot.ts";
 
 const sql = useFunctionsDatabase();
-const functions = ["create-chat", "append-message", "mark-read", "log-workflow-step"] as const;
+const functions = [
+  "create-chat",
+  "append-message",
+  "mark-read",
+  "log-workflow-step",
+  "push-context",
+  "pin-context",
+  "archive-chat",
+] as const;
+const serviceOnly: Fn[] = ["log-workflow-step", "push-context"];
 type Fn = typeof functions[number];
 let user: UserWithChat;
 
@@ -34,7 +43,7 @@ beforeAll(async () => {
 const snapshot = () => everythingOf(sql, user.accountId);
 
 async function send(fn: Fn, body: string, contentType = "application/json") {
-  const token = fn === "log-workflow-step" ? serviceRoleKey : user.token;
+  const token = serviceOnly.includes(fn) ? serviceRoleKey : user.token;
   const response = await post(fn, {
     token,
     body,
@@ -94,6 +103,12 @@ const valid = (): Record<Fn, Record<string, unknown>> => ({
     run: { id: uid("run"), chat_id: user.chatId, started_at: "2026-01-01T00:00:00Z" },
     steps: [{ step_number: 1, started_at: "2026-01-01T00:00:00Z", finished_at: "2026-01-01T00:00:01Z" }],
   },
+  "push-context": {
+    session_id: user.sessionId,
+    resources: [{ source: "AGENTS.md", kind: "instructions", body: "x", status: "ok" }],
+  },
+  "pin-context": { chat_id: user.chatId, sources: ["AGENTS.md"] },
+  "archive-chat": { chat_id: user.chatId, archived: false },
 });
 
 // Every string field of every function filled with hostile strings. Ids get a prefix unique to the
@@ -176,6 +191,35 @@ const hostileCases: Record<string, fc.Arbitrary<HostileCase>> = {
     },
     status: chat.own ? 201 : 404,
     echo: { run: { id, chat_id: chat.id, model_id }, steps: [{ step_number: 1, recorded: true }], created: true },
+  })),
+
+  "push-context": fc.record({
+    session: reference(() => user.sessionId),
+    source: freshId,
+    kind: fc.constantFrom("instructions", "skill", "file"),
+    body: text(2000),
+  }).map(({ session, source, kind, body }) => ({
+    fn: "push-context",
+    body: { session_id: session.id, resources: [{ source, kind, body }] },
+    status: session.own ? 200 : 404,
+    echo: { session_id: session.id, added: [source], updated: [], removed: [] },
+  })),
+
+  "pin-context": fc.record({
+    chat: reference(() => user.chatId),
+    sources: fc.array(nonEmpty(1024), { minLength: 1, maxLength: 3 }),
+  }).map(({ chat, sources }) => ({
+    fn: "pin-context",
+    body: { chat_id: chat.id, sources },
+    status: chat.own ? 200 : 404,
+    echo: { chat_id: chat.id },
+  })),
+
+  "archive-chat": reference(() => user.chatId).map((chat) => ({
+    fn: "archive-chat",
+    body: { chat_id: chat.id, archived: false },
+    status: chat.own ? 200 : 404,
+    echo: { chat: { id: chat.id, archived_at: null } },
   })),
 };
 
@@ -264,7 +308,9 @@ describe.each(functions)("%s", (fn) => {
     for (const type of ["text/plain", "application/xml", "", "application/jsonx"]) {
       expect((await refusedWithoutEffect(fn, body, type)).status).toBe(415);
     }
-    const huge = JSON.stringify({ ...valid()[fn], padding: "x".repeat(2 * 1024 * 1024) });
+    // push-context takes bodies up to 16 MiB; every other function up to 1 MiB.
+    const limit = (fn === "push-context" ? 16 : 1) * 1024 * 1024;
+    const huge = JSON.stringify({ ...valid()[fn], padding: "x".repeat(limit + 1024 * 1024) });
     expect((await refusedWithoutEffect(fn, huge)).status).toBe(413);
     const manyItems = JSON.stringify({ ...valid()[fn], list: Array.from({ length: 100_000 }, () => 1) });
     expect((await refusedWithoutEffect(fn, manyItems)).status).toBe(400);

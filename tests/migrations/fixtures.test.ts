@@ -103,6 +103,26 @@ describe("the migrations applied one by one, each followed by its fixture", () =
     ]);
   });
 
+  it("a pinned chat keeps its context after the live view changed, and an archived chat leaves the list", async () => {
+    const alice = "a11ce000-0000-4000-8000-000000000001", bob = "b0b00000-0000-4000-8000-000000000002";
+    const [{ context }] = await asUser(sql, alice, (tx) => tx`select public.get_context('fx-chat-alice-1') as context`);
+    expect(context.resources.map((r: { source: string }) => r.source)).toEqual([
+      ".agents/skills/openapi/SKILL.md",
+      "AGENTS.md",
+      "docs/pagination.md",
+    ]);
+    expect(context.changed).toEqual({ updated: ["AGENTS.md"], added: [], removed: ["docs/pagination.md"] });
+    const listed = await asUser(sql, bob, async (tx) => ({
+      shown: (await tx`select public.list_chats() as page`)[0].page.chats.map((c: { id: string }) => c.id).sort(),
+      all: (await tx`select public.list_chats(include_archived => true) as page`)[0].page.chats.length,
+    }));
+    expect(listed).toEqual({ shown: ["fx-chat-bob-2"], all: 2 });
+    // Every read returns the chat with both the usage and the archive fields.
+    const [{ page }] = await asUser(sql, alice, (tx) => tx`select public.list_chats(page_size => 1) as page`);
+    expect(page.chats[0]).toHaveProperty("usage");
+    expect(page.chats[0]).toHaveProperty("archived_at", null);
+  });
+
   it("usage totals, backfilled by their migration and maintained since, equal a recomputation from the steps", async () => {
     for (const table of usageTables) {
       const { maintained, recomputed } = await totalsAndRecomputation(sql, table);

@@ -1,6 +1,6 @@
 // The cross-account matrix: user B, through every operation, aims at user A's sessions, chats,
-// messages, read markers, workflow runs, usage and budget (by guessing ids, by naming A's account, by
-// mixing A's rows with B's). Every attempt is refused, and neither A's nor B's rows change.
+// messages, read markers, workflow runs, usage, budget and context (by guessing ids, by naming A's
+// account, by mixing A's rows with B's). Every attempt is refused, and neither A's nor B's rows change.
 import { beforeAll, expect, it } from "vitest";
 import {
   type FunctionName,
@@ -38,6 +38,12 @@ beforeAll(async () => {
       cost_micros: 42,
     }],
   });
+  await invoke(service, "push-context", {
+    session_id: a.sessionId,
+    resources: [{ source: "AGENTS.md", kind: "instructions", body: "A's secret instructions" }],
+  });
+  await invoke(a.client, "pin-context", { chat_id: a.chatId });
+  await invoke(service, "push-context", { session_id: b.sessionId, resources: [] });
   await invoke(service, "set-budget", { account_id: a.accountId, limit_cost_micros: 1_000_000 });
 });
 
@@ -81,6 +87,17 @@ it("B can neither read, change nor attach to anything of A's", async () => {
     ["log-workflow-step", "a run in B's chat", () => ({
       run: { id: uid("run"), chat_id: b.chatId, started_at: "2026-01-01T00:00:00Z" },
     }), [403]],
+    // context
+    ["push-context", "into A's session", () => ({
+      session_id: a.sessionId,
+      resources: [{ source: "AGENTS.md", kind: "instructions", body: "ignore A" }],
+    }), [403]],
+    ["push-context", "into B's own session", () => ({ session_id: b.sessionId, resources: [] }), [403]],
+    ["pin-context", "A's live context into A's chat", () => ({ chat_id: a.chatId }), [404]],
+    ["pin-context", "a named source into A's chat", () => ({ chat_id: a.chatId, sources: ["AGENTS.md"] }), [404]],
+    // archive-chat
+    ["archive-chat", "A's chat", () => ({ chat_id: a.chatId, archived: true }), [404]],
+    ["archive-chat", "A's chat, restored", () => ({ chat_id: a.chatId, archived: false }), [404]],
     // set-budget
     ["set-budget", "lifting A's budget", () => ({ account_id: a.accountId, limit_cost_micros: null }), [403]],
     ["set-budget", "a budget of 0 for A", () => ({ account_id: a.accountId, limit_cost_micros: 0 }), [403]],
@@ -93,6 +110,9 @@ it("B can neither read, change nor attach to anything of A's", async () => {
     // Nothing of A's leaks into an error.
     expect(JSON.stringify(response)).not.toContain("A's secret");
   }
+  const context = await read(b.client, "get-context", { chat_id: a.chatId });
+  expect(context.status, "get-context: A's chat").toBe(404);
+  expect(JSON.stringify(context.body)).not.toContain("A's secret");
   expect(await everythingOf(sql, a.accountId)).toEqual(beforeA);
   expect(await everythingOf(sql, b.accountId)).toEqual(beforeB);
 });

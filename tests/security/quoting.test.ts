@@ -4,9 +4,9 @@
 // literals are read; then end to end, the request that used to freeze the function process.
 import fc from "fast-check";
 import { expect, it } from "vitest";
-import { literal } from "../../functions/_shared/call-text.ts";
+import { callText, literal } from "../../functions/_shared/call-text.ts";
 import { useTestDatabase } from "../support/db.ts";
-import { uiMessage } from "../support/factories.ts";
+import { makeAccount, makeSession, uiMessage } from "../support/factories.ts";
 import { post, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
 import { hostileString } from "../support/hostile.ts";
 import { soak } from "../support/soak.ts";
@@ -55,6 +55,30 @@ for (const standardConformingStrings of ["on", "off"]) {
     }
   });
 }
+
+it("an array of strings reaches a text[] parameter intact (chat_revisions, as the follow poll calls it)", async () => {
+  const session = await makeSession(sql, await makeAccount(sql));
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uniqueArray(hostileString({ minLength: 1, maxLength: 200 }), { minLength: 1, maxLength: 5 }),
+      async (tails) => {
+        const ids = tails.map((tail) => `${uid("q")}-${tail}`);
+        await sql`insert into chats (id, session_id) select unnest(${ids}::text[]), ${session.id}`;
+        const text = callText({
+          role: "service_role",
+          claims: { role: "service_role" },
+          fn: "chat_revisions",
+          args: { chat_ids: ids },
+          statementTimeout: "5s",
+          lockTimeout: "2s",
+        });
+        const [, [row]] = await sql.begin((tx) => tx.unsafe(text).simple()) as unknown as [unknown, { json: string }[]];
+        expect(Object.keys(JSON.parse(row.json)).sort()).toEqual([...ids].sort());
+      },
+    ),
+    { numRuns: 50 * soak },
+  );
+});
 
 it("literal() refuses NUL, the one character SQL text cannot carry", () => {
   expect(() => literal("a\u0000b")).toThrow(/NUL/);

@@ -1,6 +1,6 @@
 // Token attacks against every operation: each is refused with 401 and writes nothing.
 import { beforeAll, expect, it } from "vitest";
-import { post, uid, useFunctionsDatabase, type UserWithChat, userWithChat } from "../support/functions.ts";
+import { apiUrl, post, uid, useFunctionsDatabase, type UserWithChat, userWithChat } from "../support/functions.ts";
 import { everythingOf } from "../support/snapshot.ts";
 import { tokenAttacks } from "../support/tokens.ts";
 
@@ -15,6 +15,12 @@ const bodies = () => ({
   "append-message": { chat_id: owner.chatId, message: { id: uid("m"), role: "user", parts: [] } },
   "mark-read": { chat_id: owner.chatId },
   "log-workflow-step": { run: { id: uid("run"), chat_id: owner.chatId, started_at: "2026-01-01T00:00:00Z" } },
+  "push-context": {
+    session_id: owner.sessionId,
+    resources: [{ source: "AGENTS.md", kind: "instructions", body: "forged" }],
+  },
+  "pin-context": { chat_id: owner.chatId },
+  "archive-chat": { chat_id: owner.chatId, archived: true },
 });
 
 it("every token attack on every operation gets 401 and writes nothing", async () => {
@@ -28,6 +34,10 @@ it("every token attack on every operation gets 401 and writes nothing", async ()
       expect(response.status, `${name} on ${fn}`).toBe(401);
       expect(response.body).toMatchObject({ error: { code: "unauthorized" } });
     }
+    const headers = new Headers(authorization ? { Authorization: authorization } : {});
+    const read = await fetch(`${apiUrl}/functions/v1/get-context?chat_id=${owner.chatId}`, { headers });
+    expect(read.status, `${name} on get-context`).toBe(401);
+    await read.body?.cancel();
   }
   expect(await everythingOf(sql, owner.accountId)).toEqual(before);
 });

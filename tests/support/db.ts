@@ -44,3 +44,18 @@ async function asRole<T>(sql: Sql, role: string, claims: object, fn: (tx: Tx) =>
     return await fn(tx);
   }) as T;
 }
+
+/**
+ * `select <call> as r` in one transaction as the service role (accountId null) or as a user, the
+ * way supabase.rpc calls a SQL function; returns r. `call` is SQL text such as
+ * "public.get_context($1)", with `args` as its parameters.
+ */
+// deno-lint-ignore no-explicit-any -- jsonb results; the tests check their shape
+export function call<T = any>(sql: Sql, accountId: string | null, query: string, ...args: unknown[]): Promise<T> {
+  const run = (tx: Tx) => tx.unsafe(`select ${query} as r`, args as never[]).then((rows) => rows[0].r as T);
+  return accountId ? asUser(sql, accountId, run) : asServiceRole(sql, run);
+}
+
+/** The error `promise` rejects with (a PostgreSQL error: code, detail, message), or undefined. */
+export const failure = (promise: Promise<unknown>) =>
+  promise.then(() => undefined, (e) => e as { code: string; detail?: string; message: string });

@@ -9,11 +9,16 @@ import { apiKeys, signJwt, userJwt } from "../../scripts/local-stack/config.ts";
 import { connect } from "../../scripts/local-stack/database.ts";
 import {
   appendMessageResponse,
+  archiveChatResponse,
   claimChatsResponse,
   createChatResponse,
+  getContextResponse,
   heartbeatResponse,
+  listChatsResponse,
   logWorkflowStepResponse,
   markReadResponse,
+  pinContextResponse,
+  pushContextResponse,
   setBudgetResponse,
   stopChatResponse,
   usageResponse,
@@ -72,11 +77,16 @@ const responses = {
   heartbeat: heartbeatResponse,
   "stop-chat": stopChatResponse,
   "set-budget": setBudgetResponse,
+  "push-context": pushContextResponse,
+  "pin-context": pinContextResponse,
+  "archive-chat": archiveChatResponse,
 };
 
 /** The GET functions' response schemas: read() parses every 2xx answer with it. */
 const readResponses = {
   usage: usageResponse,
+  "get-context": getContextResponse,
+  "list-chats": listChatsResponse,
 };
 export type FunctionName = keyof typeof responses;
 

@@ -15,6 +15,10 @@ export async function everythingOf(sql: Sql, accountId: string) {
            (select json_agg(r order by id) from r)::text as runs,
            (select json_agg(t order by id) from workflow_run_steps t where workflow_run_id in (select id from r))::text
              as steps,
+           (select json_agg(l order by session_id, source) from session_context_resources l
+             where session_id in (select id from s))::text as live_context,
+           (select json_agg(p order by chat_id, source) from chat_context_resources p
+             where chat_id in (select id from c))::text as pinned_context,
            (select json_agg(b) from account_budgets b where account_id = ${accountId})::text as budget,
            (select json_agg(d order by day, provider, model_id, agent_type, stripe) from usage_daily d
              where account_id = ${accountId})::text as usage`;
