@@ -2,9 +2,12 @@
 // run. Workload 1's baseline (pgbench sending exactly append-message's SQL text, durable commits)
 // against fresh databases of the benchmark's cluster, interleaved round by round:
 //   before     the schema before those features (migrations older than `featuresVersion`);
-//   now        the schema as it is: each append takes a revision, may change the run status, moves
-//              its session's updated_at, and sends pg_notify('chat_changes') (and
-//              pg_notify('chat_work') when the chat becomes pending);
+//   features   the schema with those two features and nothing later (older than `laterVersion`):
+//              each append takes a revision, may change the run status, moves its session's
+//              updated_at, and sends pg_notify('chat_changes') (and pg_notify('chat_work') when the
+//              chat becomes pending);
+//   now        the schema as it is, later features included (usage and budgets checks the account's
+//              budget on every user message);
 //   no-notify  now, with the two pg_notify triggers disabled;
 //   no-touch   now, with the trigger that moves the session's updated_at disabled;
 //   neither    now, with all three disabled (revisions and run status still kept).
@@ -17,13 +20,20 @@ import { appendScript, makeChats } from "./append.ts";
 import { connect, prepareDatabase, recreateDatabase } from "../local-stack/database.ts";
 import { type LoadResult, median, pgbench } from "./tools.ts";
 
-/** The first migration of read-and-follow. */
-export const featuresVersion = "20261125110000";
+/** The first migration of read-and-follow, and the first after run control (usage and budgets). */
+export const featuresVersion = "20261125110000", laterVersion = "20261125130000";
 const notify = ["chats_notify_change", "chats_announce_pending"], touch = ["chats_touch_session_on_activity"];
-/** The triggers on public.chats each variant disables. */
-const disabled = { before: [], now: [], "no-notify": notify, "no-touch": touch, neither: [...notify, ...touch] };
-export const variants = Object.keys(disabled) as Variant[];
-export type Variant = keyof typeof disabled;
+/** Each variant's schema: the migrations older than `until` (all without), and the triggers on public.chats disabled. */
+const schemas = {
+  before: { until: featuresVersion, disable: [] },
+  features: { until: laterVersion, disable: [] },
+  now: { disable: [] },
+  "no-notify": { disable: notify },
+  "no-touch": { disable: touch },
+  neither: { disable: [...notify, ...touch] },
+} satisfies Record<string, { until?: string; disable: string[] }>;
+export const variants = Object.keys(schemas) as Variant[];
+export type Variant = keyof typeof schemas;
 /** One writer per chat (all chats in one session, as in workload 1), alone and sixteen at once. */
 export const triggerConfigs: { shape: Shape; concurrency: number }[] = [
   { shape: "a", concurrency: 1 },
@@ -37,9 +47,10 @@ export async function prepareVariants(bench: Bench): Promise<Record<Variant, str
     const url = Object.assign(new URL(bench.databaseUrl), { pathname: `/bench_${variant.replace("-", "_")}` })
       .toString();
     await recreateDatabase(url);
-    await prepareDatabase(url, variant === "before" ? { until: featuresVersion } : {});
+    const schema: { until?: string; disable: string[] } = schemas[variant];
+    await prepareDatabase(url, { until: schema.until });
     const sql = connect(url);
-    for (const trigger of disabled[variant]) await sql`alter table public.chats disable trigger ${sql(trigger)}`;
+    for (const trigger of schema.disable) await sql`alter table public.chats disable trigger ${sql(trigger)}`;
     await sql.end();
     urls[variant] = url;
   }
@@ -109,9 +120,11 @@ export function triggerSection(rows: TriggerRow[]): string[] {
     "",
     "pgbench sending exactly append-message's SQL text (durable commits; shape a: one writer per chat, all chats " +
     "in one session), in this run, against fresh databases of the same cluster, interleaved round by round: " +
-    "**before** (the schema before read-and-follow and run control), **now** (the schema as it is: a revision per " +
-    "change, the run status, the session's `updated_at` moved, `pg_notify` on every chat change), and now with " +
-    "triggers disabled: **no-notify** (the two `pg_notify` triggers), **no-touch** (the trigger that moves the " +
+    "**before** (the schema before read-and-follow and run control), **features** (with those two features and " +
+    "nothing later: a revision per change, the run status, the session's `updated_at` moved, `pg_notify` on every " +
+    "chat change), **now** (the schema as it is, later features included: usage and budgets checks the account's " +
+    "budget on every user message), and now with triggers disabled: **no-notify** (the two `pg_notify` triggers), " +
+    "**no-touch** (the trigger that moves the " +
     "session's `updated_at`), **neither** (all three). PostgreSQL serialises the commits of all notifying " +
     "transactions in the cluster (a global lock held until the commit is flushed), and moving the session's " +
     "`updated_at` locks the session's row until commit. Cells: tx/s (p50 / p99 ms), medians of the rounds; ratios " +
@@ -125,7 +138,7 @@ export function triggerSection(rows: TriggerRow[]): string[] {
     } | --: |`,
     ...rows.map(({ shape, concurrency, variants: v }) =>
       `| ${shape} | ${concurrency} | ${variants.map((variant) => cell(v[variant])).join(" | ")} | ${
-        variants.slice(1).map((variant) => variant === "now" ? `**${ratio(v, variant)}**` : ratio(v, variant))
+        variants.slice(1).map((variant) => variant === "features" ? `**${ratio(v, variant)}**` : ratio(v, variant))
           .join(" | ")
       } | ${variants.reduce((sum, variant) => sum + v[variant].errors, 0)} |`
     ),

@@ -184,8 +184,8 @@ try {
   const append = wanted("append") ? appendIn("durable") : [];
   const appendCpuBound = wanted("append") && commitModes.includes("cpu-bound") ? appendIn("cpu-bound") : [];
 
-  // Workload 1b: the same append SQL on the schema before the follow and run-control triggers, now,
-  // and now without pg_notify; round by round, durable commits.
+  // Workload 1b: the same append SQL on the schema before the follow and run-control triggers, with
+  // them, now, and now without some of them; round by round, durable commits.
   const triggerRuns: TriggerRun[] = [];
   if (wanted("triggers")) {
     bar.update({ stage: "databases for the trigger comparison" });
