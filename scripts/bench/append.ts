@@ -49,8 +49,11 @@ export function appendScript(accountId: string, chat: string): string {
     statementTimeout: "5s",
     lockTimeout: "2s",
   });
-  // pgbench sends `a \; b` as one query, as the function does.
-  return `\\set r random(1, 1000000000000)\n${text.replace("; select public.", " \\; select public.")};\n`;
+  // pgbench sends `a \; b` as one query, as the function does; a bare `;` would end the command there,
+  // and the call would run in a transaction of its own, without the identity switch.
+  const boundary = "; select (result ";
+  if (!text.includes(boundary)) throw new Error("appendScript: callText's statement boundary moved");
+  return `\\set r random(1, 1000000000000)\n${text.replace(boundary, " \\; select (result ")};\n`;
 }
 
 export interface AppendRun {

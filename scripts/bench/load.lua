@@ -4,8 +4,8 @@
 -- <prefix><i*k> .. <prefix><i*k+k-1> (k = its connections), a request takes a chat that has no
 -- request in flight, and the response (which names its chat_id) hands the chat back. In shape "b"
 -- every request writes to chat <prefix>. Every request carries a fresh message id (or run id).
--- Arguments: operation (append | mark-read | log-step | log-step-usage), token, chat prefix, shape (a | b), run tag,
--- connections per thread.
+-- Arguments: operation (append | mark-read | log-step | log-step-usage | get), token, chat prefix, shape (a | b),
+-- run tag, connections per thread. "get" sends GET to the URL as given (its query string included).
 local threads = {}
 
 function setup(thread)
@@ -52,6 +52,7 @@ local function step_usage()
 end
 
 function request()
+  if operation == "get" then return wrk.format("GET") end
   counter = counter + 1
   local chat = next_chat()
   local id = tag .. "-" .. tid .. "-" .. counter

@@ -1,6 +1,10 @@
 // docs/benchmarks.md and its two charts (SVG, drawn here: no plotting dependency for two charts).
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
+import { type TriggerRow, triggerSection } from "./append-triggers.ts";
+import { type FollowResults, followSection } from "./follow.ts";
+import { type ReadsResults, readsSection } from "./reads.ts";
+import { type RunControlResults, runControlSection } from "./run-control.ts";
 import type { LoadResult } from "./tools.ts";
 
 interface AppendRow {
@@ -23,13 +27,18 @@ export interface Results {
   date: string;
   /** load: the 1-minute load average sampled every 10 s during the run. */
   machine: { cpus: number; cpu?: string; memoryGiB: number; load: { median: number; max: number } };
-  settings: { seconds: number; rounds: number; sizes: number[]; levels: number[]; quick: boolean };
+  settings: { seconds: number; rounds: number; sizes: number[]; levels: number[]; quick: boolean; parts: string[] };
+  /** Empty when the part was not run (BENCH_PARTS), as every part below is empty or absent. */
   append: AppendRow[];
   /** The same runs with synchronous_commit = off on both sides (empty against an external stack). */
   appendCpuBound: AppendRow[];
+  triggers?: TriggerRow[];
   others: Record<string, LoadResult>;
   scaling: ScaleRow[];
-  startup: { cold: number[]; warm: number[]; dbReset: number[] };
+  reads?: ReadsResults;
+  follow?: FollowResults;
+  runControl?: RunControlResults;
+  startup?: { cold: number[]; warm: number[]; dbReset: number[] };
 }
 
 const colors = { http: "#3b82f6", sql: "#9ca3af", append: "#3b82f6", page: "#10b981", listing: "#f59e0b" };
@@ -170,7 +179,7 @@ function verdict(rows: AppendRow[], minRatio: number): string {
 }
 
 export async function writeReport(dir: string, r: Results): Promise<void> {
-  await writeFile(path.join(dir, "bench-append.svg"), appendChart(r.append));
+  if (r.append.length) await writeFile(path.join(dir, "bench-append.svg"), appendChart(r.append));
   if (r.appendCpuBound.length) await writeFile(path.join(dir, "bench-append-cpu.svg"), appendChart(r.appendCpuBound));
   if (r.scaling.length > 1) await writeFile(path.join(dir, "bench-scaling.svg"), scalingChart(r.scaling));
 
@@ -178,7 +187,7 @@ export async function writeReport(dir: string, r: Results): Promise<void> {
   const shared = rows.reduce((sum, x) => sum + (x.http.shared ?? 0), 0);
   const first = r.scaling[0], last = r.scaling.at(-1);
   const growth = (f: (s: ScaleRow) => number) => first && last ? (f(last) / f(first)).toFixed(2) : "n/a";
-  const lines = [
+  const lines: string[] = [
     "# Benchmarks",
     "",
     `Measured by \`npm run bench\` on ${r.date.slice(0, 10)}: ${r.machine.cpus} cores (${r.machine.cpu ?? "?"}), ` +
@@ -190,53 +199,62 @@ export async function writeReport(dir: string, r: Results): Promise<void> {
     } ` +
     `on ${r.machine.cpus} cores (a load far above the number of cores means other work competed for them).`,
     "",
-    "## append-message: the API against the raw-SQL limit",
-    "",
-    "HTTP: `wrk` posting `append-message` with a user JWT. Baseline: `pgbench` sending exactly the text the function " +
-    "sends to PostgreSQL (the same `set_config` identity switch and the same `append_message` call, one " +
-    "simple-protocol query per request) with the same concurrency and chat shape. Both clients run the same number " +
-    "of threads (`wrk -t` = `pgbench -j` = min(concurrency, 2)), so the HTTP client takes no more CPU than the SQL " +
-    "client. Shape (a) has one writer per chat on both sides: a pgbench client owns its chat; a wrk thread hands " +
-    `each request a chat with no request in flight (requests that found none and shared a chat: ${shared}). The ` +
-    "ratio is HTTP throughput / baseline throughput: the cost of the API layer (HTTP, JWT verification, " +
-    "validation, JSON, the extra processes on the same two cores).",
-    "",
-    ...appendSection(
-      "Durable (every commit waits for its WAL flush, as in production)",
-      [],
-      "bench-append.svg",
-      r.append,
-      0.7,
-    ),
   ];
-  if (r.appendCpuBound.length) {
-    lines.push(...appendSection(
-      "CPU-bound (`synchronous_commit = off` on the cluster, for both sides)",
-      [
-        "The same runs, interleaved with the durable ones round by round, with commits no longer waiting for the " +
-        "disk: what is left is CPU, so this ratio shows the API's own cost without flush-latency noise.",
-        "",
-      ],
-      "bench-append-cpu.svg",
-      r.appendCpuBound,
-      0.8,
-    ));
+  if (r.append.length) {
+    lines.push(
+      "## append-message: the API against the raw-SQL limit",
+      "",
+      "HTTP: `wrk` posting `append-message` with a user JWT. Baseline: `pgbench` sending exactly the text the function " +
+        "sends to PostgreSQL (the same `set_config` identity switch and the same `append_message` call, one " +
+        "simple-protocol query per request) with the same concurrency and chat shape. Both clients run the same number " +
+        "of threads (`wrk -t` = `pgbench -j` = min(concurrency, 2)), so the HTTP client takes no more CPU than the SQL " +
+        "client. Shape (a) has one writer per chat on both sides: a pgbench client owns its chat; a wrk thread hands " +
+        `each request a chat with no request in flight (requests that found none and shared a chat: ${shared}). The ` +
+        "ratio is HTTP throughput / baseline throughput: the cost of the API layer (HTTP, JWT verification, " +
+        "validation, JSON, the extra processes on the same two cores).",
+      "",
+      ...appendSection(
+        "Durable (every commit waits for its WAL flush, as in production)",
+        [],
+        "bench-append.svg",
+        r.append,
+        0.7,
+      ),
+    );
+    if (r.appendCpuBound.length) {
+      lines.push(...appendSection(
+        "CPU-bound (`synchronous_commit = off` on the cluster, for both sides)",
+        [
+          "The same runs, interleaved with the durable ones round by round, with commits no longer waiting for the " +
+          "disk: what is left is CPU, so this ratio shows the API's own cost without flush-latency noise.",
+          "",
+        ],
+        "bench-append-cpu.svg",
+        r.appendCpuBound,
+        0.8,
+      ));
+    }
+    lines.push(
+      `Every run's rows were counted afterwards: stored messages ${
+        rows.every((x) => x.storedMatchesAcknowledged) ? "matched" : "did NOT match"
+      } the requests each side completed. Where the time goes, what was changed and what is left: ` +
+        "[performance.md](performance.md).",
+      "",
+    );
   }
-  lines.push(
-    `Every run's rows were counted afterwards: stored messages ${
-      rows.every((x) => x.storedMatchesAcknowledged) ? "matched" : "did NOT match"
-    } the requests each side completed. Where the time goes, what was changed and what is left: ` +
-      "[performance.md](performance.md).",
-    "",
-    "## mark-read and log-workflow-step at concurrency 16",
-    "",
-    "| function | req/s | p50 / p95 / p99 ms | errors |",
-    "| --- | --: | --: | --: |",
-    ...Object.entries(r.others).map(([name, x]) =>
-      `| ${name} | ${x.rps} | ${x.p50} / ${x.p95} / ${x.p99} | ${x.errors} |`
-    ),
-    "",
-  );
+  if (r.triggers) lines.push(...triggerSection(r.triggers));
+  if (Object.keys(r.others).length) {
+    lines.push(
+      "## mark-read and log-workflow-step at concurrency 16",
+      "",
+      "| function | req/s | p50 / p95 / p99 ms | errors |",
+      "| --- | --: | --: | --: |",
+      ...Object.entries(r.others).map(([name, x]) =>
+        `| ${name} | ${x.rps} | ${x.p50} / ${x.p95} / ${x.p99} | ${x.errors} |`
+      ),
+      "",
+    );
+  }
   if (r.scaling.length) {
     lines.push(
       "## Scaling with the size of the data",
@@ -277,24 +295,28 @@ export async function writeReport(dir: string, r: Results): Promise<void> {
       );
     }
   }
-  lines.push(
-    "## Start-up",
-    "",
-    "| command | median s | runs |",
-    "| --- | --: | --- |",
-    `| \`npm start\`, cold (no data folder) | ${med(r.startup.cold).toFixed(2)} | ${
-      r.startup.cold.map((v) => v.toFixed(2)).join(", ")
-    } |`,
-    `| \`npm start\`, warm | ${med(r.startup.warm).toFixed(2)} | ${
-      r.startup.warm.map((v) => v.toFixed(2)).join(", ")
-    } |`,
-    `| \`npm run db:reset\` (starting and stopping PostgreSQL itself) | ${med(r.startup.dbReset).toFixed(2)} | ${
-      r.startup.dbReset.map((v) => v.toFixed(2)).join(", ")
-    } |`,
-    "",
-    "Measured from launching the command to the stack printing its keys (or the reset exiting), in a temporary data " +
-      "folder on free ports. Targets: cold < 15 s, warm < 5 s, db:reset < 5 s.",
-    "",
-  );
+  if (r.reads) lines.push(...readsSection(r.reads));
+  if (r.follow) lines.push(...followSection(r.follow));
+  if (r.runControl) lines.push(...runControlSection(r.runControl));
+  const startup = r.startup;
+  if (startup) {
+    lines.push(
+      "## Start-up",
+      "",
+      "| command | median s | runs |",
+      "| --- | --: | --- |",
+      `| \`npm start\`, cold (no data folder) | ${med(startup.cold).toFixed(2)} | ${
+        startup.cold.map((v) => v.toFixed(2)).join(", ")
+      } |`,
+      `| \`npm start\`, warm | ${med(startup.warm).toFixed(2)} | ${startup.warm.map((v) => v.toFixed(2)).join(", ")} |`,
+      `| \`npm run db:reset\` (starting and stopping PostgreSQL itself) | ${med(startup.dbReset).toFixed(2)} | ${
+        startup.dbReset.map((v) => v.toFixed(2)).join(", ")
+      } |`,
+      "",
+      "Measured from launching the command to the stack printing its keys (or the reset exiting), in a temporary data " +
+        "folder on free ports. Targets: cold < 15 s, warm < 5 s, db:reset < 5 s.",
+      "",
+    );
+  }
   await writeFile(path.join(dir, "benchmarks.md"), lines.join("\n"));
 }

@@ -5,20 +5,34 @@
 // Writes docs/benchmarks.json and docs/benchmarks.md (with its charts next to it).
 //
 // Settings (environment): BENCH_SECONDS per load run (4), BENCH_ROUNDS per configuration (3; medians
-// are reported), BENCH_SIZES for the scaling workload (1000,100000,1000000), BENCH_QUICK=1 for a
-// short smoke run. BENCH_DATABASE_URL + BENCH_API_URL run workloads 1-3 against a stack you started.
+// are reported), BENCH_SIZES for the scaling workload (1000,100000,1000000; reads page the smallest
+// and the largest), BENCH_FOLLOWERS for the fan-out (1,50,200), BENCH_QUICK=1 for a short smoke run.
+// BENCH_PARTS picks parts (comma-separated, from `allParts`; default all): a run of some parts writes
+// its report to a temporary folder, so docs/ always holds a full run. BENCH_DATABASE_URL +
+// BENCH_API_URL run the parts that leave the data alone against a stack you started.
 import { SingleBar } from "cli-progress";
-import { writeFile } from "node:fs/promises";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { apiKeys, projectRoot } from "../local-stack/config.ts";
 import { connect, type Sql } from "../local-stack/database.ts";
 import { throwawayStack } from "../local-stack/throwaway.ts";
 import { type AppendRun, appendRun, type Bench, makeChats, type Shape } from "./append.ts";
+import {
+  prepareVariants,
+  triggerConfigs,
+  triggerRows,
+  type TriggerRun,
+  triggerRun,
+  variants,
+} from "./append-triggers.ts";
+import { fanOut, fanOutMedian, type FollowResults, idleFollowers } from "./follow.ts";
+import { getMessagesPlans, measureReads, type ReadsResults, type ReadsRound, seedReads } from "./reads.ts";
 import { writeReport } from "./report.ts";
+import { claimMedian, claimThroughput, type RunControlResults, timeToFirstClaim } from "./run-control.ts";
 import { measureAt, plans, type ScalePoint, seedMessages, seedScaleAccount } from "./scaling.ts";
 import { measureStartup } from "./startup.ts";
-import { ensureTools, type LoadResult, wrk } from "./tools.ts";
+import { ensureTools, type LoadResult, median, wrk } from "./tools.ts";
 
 const quick = process.env.BENCH_QUICK === "1";
 const seconds = Number(process.env.BENCH_SECONDS ?? (quick ? 2 : 4));
@@ -26,7 +40,17 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 1 : 3));
 const sizes = (process.env.BENCH_SIZES ?? (quick ? "1000,100000" : "1000,100000,1000000")).split(",").map(Number);
 const levels = [1, 4, 16, 64];
 const shapes: Shape[] = ["a", "b"];
+const followerCounts = (process.env.BENCH_FOLLOWERS ?? "1,50,200").split(",").map(Number);
+const claimWorkers = [1, 4, 16];
 const external = process.env.BENCH_DATABASE_URL && process.env.BENCH_API_URL;
+const allParts = ["append", "triggers", "others", "scaling", "reads", "follow", "run-control", "startup"] as const;
+const parts = new Set(process.env.BENCH_PARTS?.split(",") ?? allParts);
+for (const part of parts) {
+  if (!(allParts as readonly string[]).includes(part)) throw new Error(`BENCH_PARTS: no part ${part}`);
+}
+// Parts that rebuild tables, change the server's settings or create databases: only on the benchmark's own cluster.
+if (external) { for (const part of ["triggers", "scaling", "reads", "startup"]) parts.delete(part); }
+const wanted = (part: typeof allParts[number]) => parts.has(part);
 // The CPU-bound pass changes the server's configuration: only on the benchmark's own cluster.
 const commitModes: CommitMode[] = external ? ["durable"] : ["durable", "cpu-bound"];
 type CommitMode = "durable" | "cpu-bound";
@@ -56,8 +80,12 @@ const bench: Bench = {
   seconds,
 };
 
-const steps = commitModes.length * shapes.length * levels.length * rounds + 2 * rounds +
-  (external ? 0 : sizes.length * 2) + 1 + 1;
+const steps = 1 + (wanted("append") ? commitModes.length * shapes.length * levels.length * rounds : 0) +
+  (wanted("triggers") ? variants.length * triggerConfigs.length * rounds : 0) + (wanted("others") ? 2 * rounds : 0) +
+  (wanted("scaling") ? sizes.length * 2 : 0) + (wanted("reads") ? 1 + rounds : 0) +
+  (wanted("follow") ? followerCounts.length * rounds + 1 : 0) +
+  (wanted("run-control") ? claimWorkers.length * rounds + 1 : 0) +
+  1;
 const bar = new SingleBar({
   format: "bench [{bar}] {value}/{total} {stage}",
   hideCursor: true,
@@ -71,11 +99,25 @@ const bar = new SingleBar({
 bar.start(steps, 0, { stage: "warming up" });
 const step = (stage: string) => bar.increment({ stage });
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
+/**
+ * Measures every configuration once per round, round by round (so drift on a shared machine hits
+ * every configuration alike), and returns each configuration's rounds.
+ */
+async function interleaved<C, R>(
+  configs: C[],
+  stage: (config: C, round: number) => string,
+  measure: (config: C, round: number) => Promise<R>,
+): Promise<R[][]> {
+  const results: R[][] = configs.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, config] of configs.entries()) {
+      bar.update({ stage: stage(config, round) });
+      results[i].push(await measure(config, round));
+      step(stage(config, round));
+    }
+  }
+  return results;
+}
 const medianResult = (results: LoadResult[]): LoadResult => ({
   requests: median(results.map((r) => r.requests)),
   seconds: median(results.map((r) => r.seconds)),
@@ -108,7 +150,7 @@ try {
   // Workloads 1 and 2, interleaved round by round (and durable / CPU-bound within each round) so
   // drift on a shared machine hits every configuration alike.
   const runs: (AppendRun & { mode: CommitMode })[] = [];
-  for (let round = 0; round < rounds; round++) {
+  for (let round = 0; round < rounds && wanted("append"); round++) {
     for (const mode of commitModes) {
       if (!external) await setCommitMode(bench.sql, mode);
       for (const shape of shapes) {
@@ -139,12 +181,29 @@ try {
         };
       })
     );
-  const append = appendIn("durable");
-  const appendCpuBound = commitModes.includes("cpu-bound") ? appendIn("cpu-bound") : [];
+  const append = wanted("append") ? appendIn("durable") : [];
+  const appendCpuBound = wanted("append") && commitModes.includes("cpu-bound") ? appendIn("cpu-bound") : [];
+
+  // Workload 1b: the same append SQL on the schema before the follow and run-control triggers, now,
+  // and now without pg_notify; round by round, durable commits.
+  const triggerRuns: TriggerRun[] = [];
+  if (wanted("triggers")) {
+    bar.update({ stage: "databases for the trigger comparison" });
+    const urls = await prepareVariants(bench);
+    const configs = triggerConfigs.flatMap(({ shape, concurrency }) =>
+      variants.map((variant) => ({ variant, shape, concurrency }))
+    );
+    const runs = await interleaved(
+      configs,
+      (c, round) => `append SQL, ${c.variant}, shape ${c.shape}, concurrency ${c.concurrency}, round ${round + 1}`,
+      (c, round) => triggerRun(bench, urls[c.variant], c.variant, c.shape, c.concurrency, round),
+    );
+    triggerRuns.push(...runs.flat());
+  }
 
   // Workload 3: the other two writes at concurrency 16.
-  const others: Record<string, LoadResult[]> = { "mark-read": [], "log-workflow-step": [] };
-  for (let round = 0; round < rounds; round++) {
+  const others: Record<string, LoadResult[]> = wanted("others") ? { "mark-read": [], "log-workflow-step": [] } : {};
+  for (let round = 0; round < rounds && wanted("others"); round++) {
     const owner = await makeChats(bench.sql, `other-r${round}-`, 16);
     bar.update({ stage: `mark-read, round ${round + 1}` });
     others["mark-read"].push(
@@ -182,7 +241,7 @@ try {
 
   // Workload 4: scaling (only on the throwaway stack: it rebuilds chat_messages).
   const scaling: (ScalePoint & { plans?: Awaited<ReturnType<typeof plans>> })[] = [];
-  if (!external) {
+  if (wanted("scaling")) {
     const owner = await seedScaleAccount(bench);
     for (const size of sizes) {
       bar.update({ stage: `seeding ${size.toLocaleString("en")} messages` });
@@ -202,11 +261,65 @@ try {
     }
   }
 
+  // Workload 6: reading over HTTP (list-chats, list-sessions, get-messages at the smallest and the
+  // largest size), with the plans inside get_messages.
+  let reads: ReadsResults | undefined;
+  if (wanted("reads")) {
+    const pageSizes = [sizes[0], sizes.at(-1)!];
+    bar.update({ stage: `seeding chats of ${pageSizes.map((n) => n.toLocaleString("en")).join(" and ")} messages` });
+    const account = await seedReads(bench, pageSizes);
+    step("seeded reads");
+    const points: ReadsRound[] = [];
+    for (let round = 0; round < rounds; round++) {
+      bar.update({ stage: `reads, round ${round + 1}` });
+      points.push(await measureReads(bench, account));
+      step("reads");
+    }
+    reads = {
+      chats: 1000,
+      sessions: 100,
+      listChats: medianResult(points.map((p) => p.listChats)),
+      listSessions: medianResult(points.map((p) => p.listSessions)),
+      messages: pageSizes.map((n, i) => ({ messages: n, result: medianResult(points.map((p) => p.messages[i])) })),
+      plans: await getMessagesPlans(bench, account),
+    };
+  }
+
+  // Workload 7: following a chat (fan-out while a writer writes, then idle followers' memory).
+  let follow: FollowResults | undefined;
+  if (wanted("follow")) {
+    const runs = await interleaved(
+      followerCounts,
+      (count, round) => `follow-chat, ${count} followers, round ${round + 1}`,
+      (count, round) => fanOut(bench, count, `f${count}-r${round}`),
+    );
+    bar.update({ stage: "follow-chat, 1,000 idle followers" });
+    const pid = stack?.functions.process.pid;
+    follow = {
+      fanOut: runs.map(fanOutMedian),
+      idle: pid === undefined ? undefined : await idleFollowers(bench, pid),
+    };
+    step("idle followers");
+  }
+
+  // Workload 8: run control (claim throughput, and the notify path's time to first claim).
+  let runControl: RunControlResults | undefined;
+  if (wanted("run-control")) {
+    const runs = await interleaved(
+      claimWorkers,
+      (workers, round) => `claim-chats, ${workers} workers, round ${round + 1}`,
+      (workers, round) => claimThroughput(bench, workers, `w${workers}-r${round}`),
+    );
+    bar.update({ stage: "time to first claim" });
+    runControl = { claims: runs.map(claimMedian), firstClaim: await timeToFirstClaim(bench, quick ? 30 : 100) };
+    step("time to first claim");
+  }
+
   // Workload 5: start-up.
   bar.update({ stage: "start-up times" });
   await stack?.stop();
   stopped = true;
-  const startup = await measureStartup(quick ? 1 : 3);
+  const startup = wanted("startup") ? await measureStartup(quick ? 1 : 3) : undefined;
   step("done");
   bar.stop();
 
@@ -218,17 +331,22 @@ try {
       memoryGiB: Math.round(os.totalmem() / 2 ** 30),
       load: { median: median(loadSamples), max: Math.max(...loadSamples) },
     },
-    settings: { seconds, rounds, sizes, levels, quick },
+    settings: { seconds, rounds, sizes, levels, quick, parts: [...parts], followerCounts, claimWorkers },
     append,
     appendCpuBound,
+    triggers: triggerRuns.length ? triggerRows(triggerRuns) : undefined,
     others: Object.fromEntries(Object.entries(others).map(([name, list]) => [name, medianResult(list)])),
     scaling,
+    reads,
+    follow,
+    runControl,
     startup,
   };
-  const docs = path.join(projectRoot, "docs");
-  await writeFile(path.join(docs, "benchmarks.json"), JSON.stringify(results, null, 2) + "\n");
-  await writeReport(docs, results);
-  console.log(`\nwrote docs/benchmarks.json and docs/benchmarks.md`);
+  const everything = process.env.BENCH_PARTS === undefined;
+  const out = everything ? path.join(projectRoot, "docs") : await mkdtemp(path.join(os.tmpdir(), "bench-"));
+  await writeFile(path.join(out, "benchmarks.json"), JSON.stringify(results, null, 2) + "\n");
+  await writeReport(out, results);
+  console.log(`\nwrote ${path.join(out, "benchmarks.json")} and benchmarks.md`);
   for (const [mode, rows] of [["durable", append], ["cpu-bound", appendCpuBound]] as const) {
     for (const a of rows) {
       console.log(

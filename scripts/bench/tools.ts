@@ -50,6 +50,37 @@ export function ensureTools(): void {
 
 const ms = (us: number) => Math.round(us / 10) / 100;
 
+export const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+export interface Percentiles {
+  count: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+/** The median of each percentile over rounds (the sample counts add up, the max is the largest). */
+export const medianPercentiles = (list: Percentiles[]): Percentiles => ({
+  count: list.reduce((sum, p) => sum + p.count, 0),
+  p50: median(list.map((p) => p.p50)),
+  p95: median(list.map((p) => p.p95)),
+  p99: median(list.map((p) => p.p99)),
+  max: Math.max(...list.map((p) => p.max)),
+});
+
+/** Percentiles of latencies in ms (nearest rank), rounded to 0.01 ms; zeros for no samples. */
+export function percentiles(samples: number[]): Percentiles {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (p: number) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : 0;
+  const round = (v: number) => Math.round(v * 100) / 100;
+  return { count: sorted.length, p50: round(at(0.5)), p95: round(at(0.95)), p99: round(at(0.99)), max: round(at(1)) };
+}
+
 export async function wrk(
   url: string,
   args: { operation: string; token: string; chatPrefix: string; shape: "a" | "b"; tag: string; script?: string },
@@ -90,6 +121,10 @@ export async function wrk(
   };
 }
 
+/** GET `url` (query string included) with a bearer token, `connections` at a time. */
+export const wrkGet = (url: string, token: string, connections: number, seconds: number) =>
+  wrk(url, { operation: "get", token, chatPrefix: "-", shape: "b", tag: "-" }, connections, seconds);
+
 /** Runs a pgbench script (simple protocol, C clients) and reads latencies from its per-transaction log. */
 export async function pgbench(
   databaseUrl: string,
@@ -121,16 +156,15 @@ export async function pgbench(
         if (fields.length >= 3) latencies.push(Number(fields[2]));
       }
     }
-    latencies.sort((a, b) => a - b);
-    const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
     const failed = Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? 0);
+    const { p50, p95, p99 } = percentiles(latencies.map((us) => us / 1000));
     return {
       requests: latencies.length,
       seconds,
       rps: Math.round(Number(/tps = ([\d.]+)/.exec(stdout)?.[1] ?? 0)),
-      p50: ms(at(0.5)),
-      p95: ms(at(0.95)),
-      p99: ms(at(0.99)),
+      p50,
+      p95,
+      p99,
       errors: failed,
     };
   } finally {

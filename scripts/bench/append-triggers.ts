@@ -1,0 +1,140 @@
+// Workload 1b: what the read-and-follow and run-control triggers cost an append, measured in this
+// run. Workload 1's baseline (pgbench sending exactly append-message's SQL text, durable commits)
+// against fresh databases of the benchmark's cluster, interleaved round by round:
+//   before     the schema before those features (migrations older than `featuresVersion`);
+//   now        the schema as it is: each append takes a revision, may change the run status, moves
+//              its session's updated_at, and sends pg_notify('chat_changes') (and
+//              pg_notify('chat_work') when the chat becomes pending);
+//   no-notify  now, with the two pg_notify triggers disabled;
+//   no-touch   now, with the trigger that moves the session's updated_at disabled;
+//   neither    now, with all three disabled (revisions and run status still kept).
+// Two of the new triggers make appends wait for one another until commit: PostgreSQL serialises the
+// commits of every notifying transaction in the cluster (a global lock taken when the notification
+// is queued and held until the commit is flushed), and moving the session's updated_at locks the
+// session's row, which every chat of the session shares.
+import type { Bench, Shape } from "./append.ts";
+import { appendScript, makeChats } from "./append.ts";
+import { connect, prepareDatabase, recreateDatabase } from "../local-stack/database.ts";
+import { type LoadResult, median, pgbench } from "./tools.ts";
+
+/** The first migration of read-and-follow. */
+export const featuresVersion = "20261125110000";
+const notify = ["chats_notify_change", "chats_announce_pending"], touch = ["chats_touch_session_on_activity"];
+/** The triggers on public.chats each variant disables. */
+const disabled = { before: [], now: [], "no-notify": notify, "no-touch": touch, neither: [...notify, ...touch] };
+export const variants = Object.keys(disabled) as Variant[];
+export type Variant = keyof typeof disabled;
+/** One writer per chat (all chats in one session, as in workload 1), alone and sixteen at once. */
+export const triggerConfigs: { shape: Shape; concurrency: number }[] = [
+  { shape: "a", concurrency: 1 },
+  { shape: "a", concurrency: 16 },
+];
+
+/** Creates the databases next to the benchmark's own; returns their URLs. */
+export async function prepareVariants(bench: Bench): Promise<Record<Variant, string>> {
+  const urls = {} as Record<Variant, string>;
+  for (const variant of variants) {
+    const url = Object.assign(new URL(bench.databaseUrl), { pathname: `/bench_${variant.replace("-", "_")}` })
+      .toString();
+    await recreateDatabase(url);
+    await prepareDatabase(url, variant === "before" ? { until: featuresVersion } : {});
+    const sql = connect(url);
+    for (const trigger of disabled[variant]) await sql`alter table public.chats disable trigger ${sql(trigger)}`;
+    await sql.end();
+    urls[variant] = url;
+  }
+  return urls;
+}
+
+export interface TriggerRun {
+  variant: Variant;
+  shape: Shape;
+  concurrency: number;
+  sql: LoadResult;
+}
+
+export async function triggerRun(
+  bench: Bench,
+  url: string,
+  variant: Variant,
+  shape: Shape,
+  concurrency: number,
+  round: number,
+): Promise<TriggerRun> {
+  const sql = connect(url, { max: 1 });
+  try {
+    const prefix = `${variant}-${shape}${concurrency}-r${round}-`;
+    const owner = await makeChats(sql, prefix, shape === "a" ? concurrency : 1);
+    const chat = shape === "a" ? `${prefix}:client_id` : `${prefix}0`;
+    return {
+      variant,
+      shape,
+      concurrency,
+      sql: await pgbench(url, appendScript(owner.accountId, chat), concurrency, Math.max(2, bench.seconds / 2)),
+    };
+  } finally {
+    await sql.end();
+  }
+}
+
+export interface TriggerRow {
+  shape: Shape;
+  concurrency: number;
+  /** Median tx/s and p50 / p99 per variant, and each round's tx/s. */
+  variants: Record<Variant, { rps: number; p50: number; p99: number; rounds: number[]; errors: number }>;
+}
+
+export function triggerRows(runs: TriggerRun[]): TriggerRow[] {
+  return triggerConfigs.map(({ shape, concurrency }) => ({
+    shape,
+    concurrency,
+    variants: Object.fromEntries(variants.map((variant) => {
+      const mine = runs.filter((r) => r.variant === variant && r.shape === shape && r.concurrency === concurrency);
+      return [variant, {
+        rps: median(mine.map((r) => r.sql.rps)),
+        p50: median(mine.map((r) => r.sql.p50)),
+        p99: median(mine.map((r) => r.sql.p99)),
+        rounds: mine.map((r) => r.sql.rps),
+        errors: mine.reduce((sum, r) => sum + r.sql.errors, 0),
+      }];
+    })) as TriggerRow["variants"],
+  }));
+}
+
+export function triggerSection(rows: TriggerRow[]): string[] {
+  const cell = (v: TriggerRow["variants"][Variant]) => `${v.rps} (${v.p50} / ${v.p99})`;
+  const ratio = (v: TriggerRow["variants"], variant: Variant) => (v[variant].rps / v.before.rps).toFixed(2);
+  return [
+    "## append-message's SQL before and after the follow and run-control triggers",
+    "",
+    "pgbench sending exactly append-message's SQL text (durable commits; shape a: one writer per chat, all chats " +
+    "in one session), in this run, against fresh databases of the same cluster, interleaved round by round: " +
+    "**before** (the schema before read-and-follow and run control), **now** (the schema as it is: a revision per " +
+    "change, the run status, the session's `updated_at` moved, `pg_notify` on every chat change), and now with " +
+    "triggers disabled: **no-notify** (the two `pg_notify` triggers), **no-touch** (the trigger that moves the " +
+    "session's `updated_at`), **neither** (all three). PostgreSQL serialises the commits of all notifying " +
+    "transactions in the cluster (a global lock held until the commit is flushed), and moving the session's " +
+    "`updated_at` locks the session's row until commit. Cells: tx/s (p50 / p99 ms), medians of the rounds; ratios " +
+    "are tx/s against before.",
+    "",
+    `| shape | concurrency | ${variants.join(" | ")} | ${
+      variants.slice(1).map((v) => `${v} / before`).join(" | ")
+    } | errors |`,
+    `| --- | --: | ${variants.map(() => "--:").join(" | ")} | ${
+      variants.slice(1).map(() => "--:").join(" | ")
+    } | --: |`,
+    ...rows.map(({ shape, concurrency, variants: v }) =>
+      `| ${shape} | ${concurrency} | ${variants.map((variant) => cell(v[variant])).join(" | ")} | ${
+        variants.slice(1).map((variant) => variant === "now" ? `**${ratio(v, variant)}**` : ratio(v, variant))
+          .join(" | ")
+      } | ${variants.reduce((sum, variant) => sum + v[variant].errors, 0)} |`
+    ),
+    "",
+    `Each round's tx/s (${variants.join(" / ")}): ${
+      rows.map(({ shape, concurrency, variants: v }) =>
+        `${shape}${concurrency}: ${variants.map((variant) => v[variant].rounds.join(", ")).join(" / ")}`
+      ).join("; ")
+    }.`,
+    "",
+  ];
+}
