@@ -3,6 +3,15 @@
 // round trip, atomic, no prepared statement, so it works through Supabase's transaction pooler).
 // The result comes back as JSON text (passed to the client as is, never parsed and re-serialised)
 // plus its `created` and `queued` flags, which decide between 201, 202 and 200.
+//
+// A call that may change a chat asks for its change hints (pg_notify) to be sent after its commit,
+// in a second, non-durable transaction in the same round trip: notifying inside the durable one
+// would hold PostgreSQL's cluster-wide notify lock through the disk flush and make concurrent
+// writes commit one at a time (migration 20261125160000_announce_after_commit). The explicit COMMIT
+// ends the implicit transaction (its warning that no transaction was begun is not sent: the
+// transaction's client_min_messages); if the call fails, PostgreSQL skips the rest of the text, so
+// nothing is announced. An implicit transaction rather than BEGIN, because a failed explicit one
+// would leave the pooled connection in an aborted transaction.
 // Pure: the benchmark's pgbench baseline sends exactly this text too.
 
 export interface CallText {
@@ -13,19 +22,25 @@ export interface CallText {
   args: Record<string, unknown>;
   statementTimeout: string;
   lockTimeout: string;
+  /** The call may change chats: send their change hints after it commits. */
+  announce: boolean;
 }
 
-export function callText({ role, claims, fn, args, statementTimeout, lockTimeout }: CallText): string {
+export function callText({ role, claims, fn, args, statementTimeout, lockTimeout, announce }: CallText): string {
   const named = Object.entries(args)
     .filter(([, value]) => value !== undefined)
     .map(([name, value]) => `${name} => ${literal(value)}`);
   return `select set_config('role', '${role}', true), ` +
     `set_config('request.jwt.claims', ${literal(claims)}, true), ` +
     `set_config('statement_timeout', '${statementTimeout}', true), ` +
-    `set_config('lock_timeout', '${lockTimeout}', true); ` +
+    `set_config('lock_timeout', '${lockTimeout}', true)` +
+    (announce
+      ? `, set_config('chat.announce', 'after_commit', true), set_config('client_min_messages', 'error', true); `
+      : `; `) +
     `select (result ->> 'created')::boolean as created, (result ->> 'queued')::boolean as queued, ` +
     `result::text as json ` +
-    `from public.${fn}(${named.join(", ")}) as result`;
+    `from public.${fn}(${named.join(", ")}) as result` +
+    (announce ? `; commit; select set_config('role', 'service_role', true); select private.send_announcements()` : ``);
 }
 
 /**

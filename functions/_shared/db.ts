@@ -14,6 +14,17 @@ const watchdogMs = config.connectTimeoutS * 1000 + statementTimeout.ms + 1000;
 
 type Functions = Database["public"]["Functions"];
 
+/** Calls that never change a chat, so have no change hints to send after them. */
+const reads: ReadonlySet<keyof Functions> = new Set<keyof Functions>([
+  "list_sessions",
+  "list_chats",
+  "get_messages",
+  "chat_changes",
+  "chat_revisions",
+  "get_usage",
+  "get_context",
+]);
+
 export interface Result {
   /** The result's `created` flag, when it has one. */
   created: boolean | null;
@@ -39,6 +50,7 @@ export async function rpc<F extends keyof Functions>(
     args: args as Record<string, unknown>,
     statementTimeout: statementTimeout.text,
     lockTimeout: lockTimeout.text,
+    announce: !reads.has(fn),
   });
   try {
     const results = await simpleQuery(query, watchdogMs) as Result[][];

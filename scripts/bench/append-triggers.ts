@@ -5,33 +5,30 @@
 //   features   the schema with those two features and nothing later (older than `laterVersion`):
 //              each append takes a revision, may change the run status, moves its session's
 //              updated_at, and sends pg_notify('chat_changes') (and pg_notify('chat_work') when the
-//              chat becomes pending);
-//   now        the schema as it is, later features included (usage and budgets checks the account's
-//              budget on every user message);
-//   no-notify  now, with the two pg_notify triggers disabled;
-//   no-touch   now, with the trigger that moves the session's updated_at disabled;
-//   neither    now, with all three disabled (revisions and run status still kept).
-// Two of the new triggers make appends wait for one another until commit: PostgreSQL serialises the
-// commits of every notifying transaction in the cluster (a global lock taken when the notification
-// is queued and held until the commit is flushed), and moving the session's updated_at locks the
-// session's row, which every chat of the session shares.
+//              chat becomes pending) inside its transaction;
+//   unfixed    every migration before `fixVersion` (usage and budgets check the account's budget on
+//              every user message), still notifying inside the transaction;
+//   now        the schema as it is, sent as the functions send it now: the hints go out after the
+//              commit, in a second, non-durable transaction, and the session's updated_at is moved
+//              only when no other transaction is moving it (migration 20261125160000).
+// Why `unfixed` and `features` make appends wait for one another until commit: PostgreSQL serialises
+// the commits of every notifying transaction in the cluster (a global lock taken when the
+// notification is queued and held until the commit is flushed), and moving the session's updated_at
+// locked the session's row, which every chat of the session shares.
 import type { Bench, Shape } from "./append.ts";
 import { appendScript, makeChats } from "./append.ts";
 import { connect, prepareDatabase, recreateDatabase } from "../local-stack/database.ts";
 import { type LoadResult, median, pgbench } from "./tools.ts";
 
-/** The first migration of read-and-follow, and the first after run control (usage and budgets). */
-export const featuresVersion = "20261125110000", laterVersion = "20261125130000";
-const notify = ["chats_notify_change", "chats_announce_pending"], touch = ["chats_touch_session_on_activity"];
-/** Each variant's schema: the migrations older than `until` (all without), and the triggers on public.chats disabled. */
+/** The first migration of read-and-follow, the first after run control, and the fix of the commit waits. */
+export const featuresVersion = "20261125110000", laterVersion = "20261125130000", fixVersion = "20261125160000";
+/** Each variant's schema (the migrations older than `until`; all without), and whether its hints go after commit. */
 const schemas = {
-  before: { until: featuresVersion, disable: [] },
-  features: { until: laterVersion, disable: [] },
-  now: { disable: [] },
-  "no-notify": { disable: notify },
-  "no-touch": { disable: touch },
-  neither: { disable: [...notify, ...touch] },
-} satisfies Record<string, { until?: string; disable: string[] }>;
+  before: { until: featuresVersion, announce: false },
+  features: { until: laterVersion, announce: false },
+  unfixed: { until: fixVersion, announce: false },
+  now: { announce: true },
+} satisfies Record<string, { until?: string; announce: boolean }>;
 export const variants = Object.keys(schemas) as Variant[];
 export type Variant = keyof typeof schemas;
 /** One writer per chat (all chats in one session, as in workload 1), alone and sixteen at once. */
@@ -47,11 +44,8 @@ export async function prepareVariants(bench: Bench): Promise<Record<Variant, str
     const url = Object.assign(new URL(bench.databaseUrl), { pathname: `/bench_${variant.replace("-", "_")}` })
       .toString();
     await recreateDatabase(url);
-    const schema: { until?: string; disable: string[] } = schemas[variant];
+    const schema: { until?: string; announce: boolean } = schemas[variant];
     await prepareDatabase(url, { until: schema.until });
-    const sql = connect(url);
-    for (const trigger of schema.disable) await sql`alter table public.chats disable trigger ${sql(trigger)}`;
-    await sql.end();
     urls[variant] = url;
   }
   return urls;
@@ -81,7 +75,12 @@ export async function triggerRun(
       variant,
       shape,
       concurrency,
-      sql: await pgbench(url, appendScript(owner.accountId, chat), concurrency, Math.max(2, bench.seconds / 2)),
+      sql: await pgbench(
+        url,
+        appendScript(owner.accountId, chat, schemas[variant].announce),
+        concurrency,
+        Math.max(2, bench.seconds / 2),
+      ),
     };
   } finally {
     await sql.end();
@@ -122,13 +121,13 @@ export function triggerSection(rows: TriggerRow[]): string[] {
     "in one session), in this run, against fresh databases of the same cluster, interleaved round by round: " +
     "**before** (the schema before read-and-follow and run control), **features** (with those two features and " +
     "nothing later: a revision per change, the run status, the session's `updated_at` moved, `pg_notify` on every " +
-    "chat change), **now** (the schema as it is, later features included: usage and budgets checks the account's " +
-    "budget on every user message), and now with triggers disabled: **no-notify** (the two `pg_notify` triggers), " +
-    "**no-touch** (the trigger that moves the " +
-    "session's `updated_at`), **neither** (all three). PostgreSQL serialises the commits of all notifying " +
-    "transactions in the cluster (a global lock held until the commit is flushed), and moving the session's " +
-    "`updated_at` locks the session's row until commit. Cells: tx/s (p50 / p99 ms), medians of the rounds; ratios " +
-    "are tx/s against before.",
+    "chat change inside the transaction), **unfixed** (every migration before 20261125160000: usage and budgets " +
+    "also check the account's budget on every user message), and **now** (the schema and the text as they are: " +
+    "the hints sent after the commit in a second, non-durable transaction, and the session's `updated_at` moved " +
+    "only when no other transaction is moving it). PostgreSQL serialises the commits of all transactions that " +
+    "notify inside themselves (a cluster-wide lock held until the commit is flushed), and the old session touch " +
+    "locked the session's row until commit. Cells: tx/s (p50 / p99 ms), medians of the rounds; ratios are tx/s " +
+    "against before.",
     "",
     `| shape | concurrency | ${variants.join(" | ")} | ${
       variants.slice(1).map((v) => `${v} / before`).join(" | ")
@@ -138,7 +137,7 @@ export function triggerSection(rows: TriggerRow[]): string[] {
     } | --: |`,
     ...rows.map(({ shape, concurrency, variants: v }) =>
       `| ${shape} | ${concurrency} | ${variants.map((variant) => cell(v[variant])).join(" | ")} | ${
-        variants.slice(1).map((variant) => variant === "features" ? `**${ratio(v, variant)}**` : ratio(v, variant))
+        variants.slice(1).map((variant) => variant === "now" ? `**${ratio(v, variant)}**` : ratio(v, variant))
           .join(" | ")
       } | ${variants.reduce((sum, variant) => sum + v[variant].errors, 0)} |`
     ),

@@ -27,8 +27,11 @@ export async function makeChats(sql: Sql, prefix: string, count: number) {
   return { accountId, token: await userJwt(accountId, 24 * 3600) };
 }
 
-/** What the function sends for one append, with pgbench variables where the ids vary. */
-export function appendScript(accountId: string, chat: string): string {
+/**
+ * What the function sends for one append, with pgbench variables where the ids vary; `announce`
+ * false is what it sent before its change hints went after the commit (for older schemas).
+ */
+export function appendScript(accountId: string, chat: string, announce = true): string {
   const now = Math.floor(Date.now() / 1000);
   const claims = {
     iss: "supabase-demo",
@@ -48,12 +51,19 @@ export function appendScript(accountId: string, chat: string): string {
     },
     statementTimeout: "5s",
     lockTimeout: "2s",
+    announce,
   });
-  // pgbench sends `a \; b` as one query, as the function does; a bare `;` would end the command there,
-  // and the call would run in a transaction of its own, without the identity switch.
-  const boundary = "; select (result ";
-  if (!text.includes(boundary)) throw new Error("appendScript: callText's statement boundary moved");
-  return `\\set r random(1, 1000000000000)\n${text.replace(boundary, " \\; select (result ")};\n`;
+  return `\\set r random(1, 1000000000000)\n${oneQuery(text)};\n`;
+}
+
+/**
+ * `text` as one pgbench command: pgbench sends `a \; b` as one query, as the function does; a bare
+ * `;` would end the command there, and the call would run in a transaction of its own, without the
+ * identity switch. The values in these scripts hold no "; ", so every one is a statement boundary.
+ */
+export function oneQuery(text: string): string {
+  if (!text.includes("; select (result ")) throw new Error("oneQuery: callText's statement boundary moved");
+  return text.replaceAll("; ", " \\; ");
 }
 
 export interface AppendRun {

@@ -14,7 +14,7 @@ import { randomUUID } from "node:crypto";
 import { callText } from "../../functions/_shared/call-text.ts";
 import { apiKeys, userJwt } from "../local-stack/config.ts";
 import { throwawayStack } from "../local-stack/throwaway.ts";
-import { makeChats } from "./append.ts";
+import { makeChats, oneQuery } from "./append.ts";
 import { ensureTools, type LoadResult, pgbench, wrk } from "./tools.ts";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -175,8 +175,9 @@ try {
       args: { from_day: query.from, to_day: query.to, group_by: query.group_by },
       statementTimeout: "5s",
       lockTimeout: "2s",
+      announce: false,
     });
-    const direct = await pgbench(stack.databaseUrl, `${text.replace("; select ", " \\; select ")};\n`, 1, seconds);
+    const direct = await pgbench(stack.databaseUrl, `${oneQuery(text)};\n`, 1, seconds);
     const http = await wrk(
       `${stack.apiUrl}/functions/v1/usage?${new URLSearchParams(query)}`,
       { operation: "read", token, chatPrefix: "", shape: "a", tag: "", script: "usage-read.lua" },

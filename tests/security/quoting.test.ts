@@ -71,6 +71,7 @@ it("an array of strings reaches a text[] parameter intact (chat_revisions, as th
           args: { chat_ids: ids },
           statementTimeout: "5s",
           lockTimeout: "2s",
+          announce: false,
         });
         const [, [row]] = await sql.begin((tx) => tx.unsafe(text).simple()) as unknown as [unknown, { json: string }[]];
         expect(Object.keys(JSON.parse(row.json)).sort()).toEqual([...ids].sort());

@@ -1,0 +1,164 @@
+// Migration 20261125160000: the change hints (chat_changes, chat_work) can be sent after commit,
+// and chats of one session no longer wait for each other on the session's row. Both through the
+// exact text the edge functions send (callText), on real PostgreSQL.
+import { describe, expect, it } from "vitest";
+import { callText } from "../../functions/_shared/call-text.ts";
+import { connect, type Sql } from "../../scripts/local-stack/database.ts";
+import { asUser, failure, useTestDatabase } from "../support/db.ts";
+import { id, makeAccount, makeChat, makeSession, uiMessage } from "../support/factories.ts";
+
+const { sql, url } = await useTestDatabase();
+
+async function ownedChat() {
+  const accountId = await makeAccount(sql);
+  const session = await makeSession(sql, accountId);
+  const chat = await makeChat(sql, session.id);
+  return { accountId, session, chat };
+}
+
+/** What append-message sends for one message, with or without deferred hints. */
+const appendText = (accountId: string, chatId: string, message: unknown, announce: boolean) =>
+  callText({
+    role: "authenticated",
+    claims: { sub: accountId, role: "authenticated", aud: "authenticated" },
+    fn: "append_message",
+    args: { chat_id: chatId, message },
+    statementTimeout: "5s",
+    lockTimeout: "1s",
+    announce,
+  });
+
+/** Runs `text` as one simple query on a connection of its own, as the function's pool does. */
+async function send(text: string, on: Sql = sql) {
+  return await on.unsafe(text).simple() as unknown as { json: string }[][];
+}
+
+/** Everything heard on chat_changes and chat_work about `chatId`, in order. */
+async function listen(chatId: string) {
+  const listener = connect(url, { max: 1 });
+  const heard: string[] = [];
+  await listener.listen("chat_changes", (payload) => {
+    const event = JSON.parse(payload);
+    if (event.chat_id === chatId) heard.push(`chat_changes ${event.revision}`);
+  });
+  await listener.listen("chat_work", (payload) => void (payload === chatId && heard.push("chat_work")));
+  return { heard, end: () => listener.end() };
+}
+
+describe("change hints after commit", () => {
+  it("the functions' text commits the write, then announces the chat's revision and its pending status", async () => {
+    const { accountId, chat } = await ownedChat();
+    const { heard, end } = await listen(chat.id);
+    const results = await send(appendText(accountId, chat.id, uiMessage(id("m"), "user"), true));
+    expect(JSON.parse(results[1][0].json)).toMatchObject({ created: true, message: { seq: 1 } });
+    await expect.poll(() => heard.length).toBe(2);
+    expect(heard.sort()).toEqual(["chat_changes 1", "chat_work"]);
+    await end();
+  });
+
+  it("a deferred hint is not sent by the commit itself, only by send_announcements, and only once", async () => {
+    const { accountId, chat } = await ownedChat();
+    const { heard, end } = await listen(chat.id);
+    const connection = await sql.reserve();
+    try {
+      await connection`begin`;
+      await connection`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${
+        JSON.stringify({ sub: accountId, role: "authenticated" })
+      }, true), set_config('chat.announce', 'after_commit', true)`;
+      await connection`select public.append_message(${chat.id}, ${connection.json(uiMessage(id("m"), "user"))})`;
+      await connection`commit`;
+      // A probe notification sent after the commit arrives after anything the commit sent.
+      await sql`select pg_notify('chat_work', ${chat.id + "-probe"})`;
+      await sql`select pg_sleep(0.2)`;
+      expect(heard).toEqual([]);
+      await connection.unsafe("select set_config('role', 'service_role', true); select private.send_announcements()")
+        .simple();
+      await expect.poll(() => heard.length).toBe(2);
+      await connection.unsafe("select set_config('role', 'service_role', true); select private.send_announcements()")
+        .simple();
+      await sql`select pg_sleep(0.2)`;
+      expect(heard.sort()).toEqual(["chat_changes 1", "chat_work"]);
+    } finally {
+      connection.release();
+    }
+    await end();
+  });
+
+  it("a call that fails announces nothing and leaves nothing to announce later", async () => {
+    const { accountId, chat } = await ownedChat();
+    const { heard, end } = await listen(chat.id);
+    const connection = await sql.reserve();
+    try {
+      // An assistant message without parts is refused by the database: the text stops there.
+      const refused = await failure(
+        send(appendText(accountId, chat.id, { id: id("a"), role: "assistant", parts: "no" }, true), connection),
+      );
+      expect(refused).toBeDefined();
+      const [{ changed, pending }] = await connection`
+        select current_setting('chat.changed', true) as changed, current_setting('chat.became_pending', true) as pending`;
+      expect([changed ?? "", pending ?? ""]).toEqual(["", ""]);
+    } finally {
+      connection.release();
+    }
+    await sql`select pg_sleep(0.2)`;
+    expect(heard).toEqual([]);
+    expect((await sql`select revision from chats where id = ${chat.id}`)[0].revision).toBe("0");
+    await end();
+  });
+
+  it("a write without the setting (SQL, supabase.rpc, pg_cron) still notifies at its own commit", async () => {
+    const { accountId, chat } = await ownedChat();
+    const { heard, end } = await listen(chat.id);
+    await send(appendText(accountId, chat.id, uiMessage(id("m"), "user"), false));
+    await expect.poll(() => heard.length).toBe(2);
+    expect(heard.sort()).toEqual(["chat_changes 1", "chat_work"]);
+    await end();
+  });
+
+  it("chat ids holding commas, quotes and braces survive the deferred list", async () => {
+    const accountId = await makeAccount(sql);
+    const session = await makeSession(sql, accountId);
+    const chat = await makeChat(sql, session.id, { id: `x,"{}\\'$_ ${id("c")}` });
+    const { heard, end } = await listen(chat.id);
+    await send(appendText(accountId, chat.id, uiMessage(id("m"), "user"), true));
+    await expect.poll(() => heard.length).toBe(2);
+    await end();
+  });
+});
+
+describe("the session touch", () => {
+  it("chats of one session append side by side: the second does not wait for the first's session lock", async () => {
+    const { accountId, session, chat } = await ownedChat();
+    const other = await makeChat(sql, session.id);
+    await sql`update sessions set updated_at = now() - interval '1 hour' where id = ${session.id}`;
+    const first = await sql.reserve();
+    try {
+      await first`begin`;
+      await first`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${
+        JSON.stringify({ sub: accountId, role: "authenticated" })
+      }, true)`;
+      await first`select public.append_message(${chat.id}, ${first.json(uiMessage(id("m"), "user"))})`;
+      // The first transaction holds the session's row; the second's lock_timeout is 1 s.
+      const results = await send(appendText(accountId, other.id, uiMessage(id("m"), "user"), true));
+      expect(JSON.parse(results[1][0].json)).toMatchObject({ created: true });
+      await first`commit`;
+    } finally {
+      first.release();
+    }
+    const [row] =
+      await sql`select updated_at > now() - interval '1 minute' as moved from sessions where id = ${session.id}`;
+    expect(row.moved).toBe(true);
+  });
+
+  it("a lone chat change still moves its session's updated_at to the change's time", async () => {
+    const { accountId, session, chat } = await ownedChat();
+    await sql`update sessions set updated_at = now() - interval '1 hour' where id = ${session.id}`;
+    const [{ r }] = await asUser(
+      sql,
+      accountId,
+      (tx) => tx`select public.append_message(${chat.id}, ${tx.json(uiMessage(id("m"), "user"))}) as r`,
+    );
+    const [row] = await sql`select updated_at from sessions where id = ${session.id}`;
+    expect(row.updated_at.toISOString()).toBe(new Date(r.message.created_at).toISOString());
+  });
+});
