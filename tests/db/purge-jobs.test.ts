@@ -48,7 +48,7 @@ it("npm run purge calls purge_archived until more is false and prints each batch
 it("the README's pg_cron job purges everything in batches, committing each", async () => {
   const readme = readFileSync(path.join(projectRoot, "README.md"), "utf8");
   const job = /\$job\$\n([\s\S]*?)\n\s*\$job\$/.exec(readme)?.[1];
-  expect(job, "the README's cron.schedule block").toContain("public.purge_archived('30 days', 1000)");
+  expect(job, "the README's cron.schedule block").toContain("public.purge_archived('30 days', 100)");
 
   // Transactions committed while the job runs, counted on its own connection, as pg_cron runs a
   // job: the command alone, at top level, so the COMMITs in its do block are allowed.
@@ -62,12 +62,12 @@ it("the README's pg_cron job purges everything in batches, committing each", asy
   };
   const commitsOf = async (batchSize: number) => {
     const before = await committed();
-    await connection.unsafe(job!.replace("1000", String(batchSize))).simple();
+    await connection.unsafe(job!.replace("'30 days', 100)", `'30 days', ${batchSize})`)).simple();
     return await committed() - before;
   };
   try {
     const first = await archivedChats(7);
-    const inOneBatch = await commitsOf(1000);
+    const inOneBatch = await commitsOf(100);
     const second = await archivedChats(7);
     const inThreeBatches = await commitsOf(3);
     expect(await remaining([...first.ids, ...second.ids])).toBe(0);
