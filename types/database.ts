@@ -860,6 +860,7 @@ export type Database = {
       };
       create_chat: { Args: { id?: string; model_id?: string; session_id: string; title?: string }; Returns: Json };
       create_session_with_chat: { Args: { account_id?: string; chat?: Json; session: Json }; Returns: Json };
+      follow_chats: { Args: { chat_ids: (string)[] }; Returns: Json };
       get_context: { Args: { chat_id: string }; Returns: Json };
       get_messages: {
         Args: { after_seq?: number; before_seq?: number; chat_id: string; page_size?: number };

@@ -6,6 +6,10 @@
 // query per process) is the backstop for a missed notification or a connection that cannot LISTEN
 // (Supabase's transaction pooler does not carry LISTEN).
 //
+// Hints are sent only for chats that some feed has registered as followed (public.follow_chats,
+// migration 20261125170000): a chat is registered before its first follower's first read, so no
+// change after that read goes unannounced, and the registration is renewed with every poll.
+//
 // A batch says which revision it was read after. A follower whose cursor is behind that (it joined
 // while a read was in flight, or a notification raced its catch-up) sees the gap and reads the
 // missing changes itself, so no follower ever depends on the timing of another.
@@ -26,6 +30,8 @@ type Listener = (batch: Batch) => void;
 
 interface FollowedChat {
   listeners: Set<Listener>;
+  /** Settles once the chat is registered as followed (or that failed: the poll still covers it). */
+  registered: Promise<void>;
   /** The revision this process has read up to, once a follower told it where it stands. */
   revision?: number;
   /** The highest revision announced for this chat. */
@@ -49,20 +55,22 @@ export class ChatFeed {
   constructor(private readonly listenUrl: string) {}
 
   /**
-   * Starts delivering batches of `chatId` to `listener`. Call `ready(cursor)` once the follower has
-   * caught up to `cursor`: it returns the revision this process has already delivered, which may be
-   * ahead of the cursor (the follower then reads the gap itself).
+   * Starts delivering batches of `chatId` to `listener`. Await `registered` before the follower's
+   * first read. Call `ready(cursor)` once the follower has caught up to `cursor`: it returns the
+   * revision this process has already delivered, which may be ahead of the cursor (the follower
+   * then reads the gap itself).
    */
   subscribe(chatId: string, listener: Listener) {
     this.start();
     let chat = this.chats.get(chatId);
     if (!chat) {
-      chat = { listeners: new Set(), announced: 0, reading: false };
+      chat = { listeners: new Set(), registered: this.register([chatId]), announced: 0, reading: false };
       this.chats.set(chatId, chat);
     }
     chat.listeners.add(listener);
     const followed = chat;
     return {
+      registered: followed.registered,
       ready: (cursor: number): number => {
         followed.revision ??= cursor;
         if (followed.announced > followed.revision) void this.read(chatId);
@@ -102,8 +110,14 @@ export class ChatFeed {
     if (chat.revision !== undefined && chat.announced > chat.revision) void this.read(hint.chat_id as string);
   }
 
+  /** Registers the chats as followed, so that their changes are announced; never fails. */
+  private register(chatIds: string[]): Promise<void> {
+    return rpc(serviceRole, "follow_chats", { chat_ids: chatIds }).then(() => {}, () => {});
+  }
+
   private async poll() {
     if (this.chats.size === 0) return;
+    void this.register([...this.chats.keys()]);
     try {
       const { json } = await rpc(serviceRole, "chat_revisions", { chat_ids: [...this.chats.keys()] });
       for (const [chatId, revision] of Object.entries(JSON.parse(json) as Record<string, number>)) {

@@ -23,6 +23,7 @@ const reads: ReadonlySet<keyof Functions> = new Set<keyof Functions>([
   "chat_revisions",
   "get_usage",
   "get_context",
+  "follow_chats",
 ]);
 
 export interface Result {

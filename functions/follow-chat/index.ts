@@ -19,6 +19,7 @@ Deno.serve(operation({
   async run(query, caller, request) {
     const cursor = lastEventId(request) ?? query.after ?? null;
     const { subscription, queue, onBatch } = subscribeBuffered(feed, query.chat_id);
+    await subscription.registered;
     const firstPage = await readChanges(caller, query.chat_id, cursor).catch((error) => {
       subscription.unsubscribe();
       throw error;

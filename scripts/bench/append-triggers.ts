@@ -8,9 +8,11 @@
 //              chat becomes pending) inside its transaction;
 //   unfixed    every migration before `fixVersion` (usage and budgets check the account's budget on
 //              every user message), still notifying inside the transaction;
-//   now        the schema as it is, sent as the functions send it now: the hints go out after the
+//   followed   the schema as it is, sent as the functions send it now: the hints go out after the
 //              commit, in a second, non-durable transaction, and the session's updated_at is moved
-//              only when no other transaction is moving it (migration 20261125160000).
+//              only when no other transaction is moving it (migration 20261125160000); every chat
+//              is followed (registered as a follow-chat feed registers it), so every change is announced;
+//   now        the same with nobody following: chat_changes hints are skipped (migration 20261125170000).
 // Why `unfixed` and `features` make appends wait for one another until commit: PostgreSQL serialises
 // the commits of every notifying transaction in the cluster (a global lock taken when the
 // notification is queued and held until the commit is flushed), and moving the session's updated_at
@@ -27,8 +29,9 @@ const schemas = {
   before: { until: featuresVersion, announce: false },
   features: { until: laterVersion, announce: false },
   unfixed: { until: fixVersion, announce: false },
+  followed: { announce: true, followed: true },
   now: { announce: true },
-} satisfies Record<string, { until?: string; announce: boolean }>;
+} satisfies Record<string, { until?: string; announce: boolean; followed?: boolean }>;
 export const variants = Object.keys(schemas) as Variant[];
 export type Variant = keyof typeof schemas;
 /** One writer per chat (all chats in one session, as in workload 1), alone and sixteen at once. */
@@ -71,6 +74,10 @@ export async function triggerRun(
     const prefix = `${variant}-${shape}${concurrency}-r${round}-`;
     const owner = await makeChats(sql, prefix, shape === "a" ? concurrency : 1);
     const chat = shape === "a" ? `${prefix}:client_id` : `${prefix}0`;
+    const schema: { until?: string; announce: boolean; followed?: boolean } = schemas[variant];
+    if (schema.followed) {
+      await sql`select public.follow_chats(array(select id from public.chats where id like ${prefix + "%"}))`;
+    }
     return {
       variant,
       shape,
@@ -122,9 +129,10 @@ export function triggerSection(rows: TriggerRow[]): string[] {
     "**before** (the schema before read-and-follow and run control), **features** (with those two features and " +
     "nothing later: a revision per change, the run status, the session's `updated_at` moved, `pg_notify` on every " +
     "chat change inside the transaction), **unfixed** (every migration before 20261125160000: usage and budgets " +
-    "also check the account's budget on every user message), and **now** (the schema and the text as they are: " +
-    "the hints sent after the commit in a second, non-durable transaction, and the session's `updated_at` moved " +
-    "only when no other transaction is moving it). PostgreSQL serialises the commits of all transactions that " +
+    "also check the account's budget on every user message), **now** (the schema and the text as they are: " +
+    "the hints sent after the commit in a second, non-durable transaction, the session's `updated_at` moved " +
+    "only when no other transaction is moving it, and `chat_changes` hints only for followed chats: none are " +
+    "followed here), and **followed** (the same with every chat followed, so every change is announced). PostgreSQL serialises the commits of all transactions that " +
     "notify inside themselves (a cluster-wide lock held until the commit is flushed), and the old session touch " +
     "locked the session's row until commit. Cells: tx/s (p50 / p99 ms), medians of the rounds; ratios are tx/s " +
     "against before.",

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { callText } from "../../functions/_shared/call-text.ts";
 import { connect, type Sql } from "../../scripts/local-stack/database.ts";
-import { asUser, failure, useTestDatabase } from "../support/db.ts";
+import { asServiceRole, asUser, failure, useTestDatabase } from "../support/db.ts";
 import { id, makeAccount, makeChat, makeSession, uiMessage } from "../support/factories.ts";
 
 const { sql, url } = await useTestDatabase();
@@ -33,8 +33,9 @@ async function send(text: string, on: Sql = sql) {
   return await on.unsafe(text).simple() as unknown as { json: string }[][];
 }
 
-/** Everything heard on chat_changes and chat_work about `chatId`, in order. */
+/** Follows `chatId` (as a change feed does) and collects everything heard about it on chat_changes and chat_work. */
 async function listen(chatId: string) {
+  await asServiceRole(sql, (tx) => tx`select public.follow_chats(${[chatId]})`);
   const listener = connect(url, { max: 1 });
   const heard: string[] = [];
   await listener.listen("chat_changes", (payload) => {
@@ -123,6 +124,58 @@ describe("change hints after commit", () => {
     await send(appendText(accountId, chat.id, uiMessage(id("m"), "user"), true));
     await expect.poll(() => heard.length).toBe(2);
     await end();
+  });
+});
+
+describe("hints only for followed chats", () => {
+  it("a chat nobody follows gets no chat_changes hint, but still wakes workers on chat_work", async () => {
+    const { accountId, chat } = await ownedChat();
+    const listener = connect(url, { max: 1 });
+    const heard: string[] = [];
+    await listener.listen(
+      "chat_changes",
+      (payload) => void (JSON.parse(payload).chat_id === chat.id && heard.push("chat_changes")),
+    );
+    await listener.listen("chat_work", (payload) => void (payload === chat.id && heard.push("chat_work")));
+    await send(appendText(accountId, chat.id, uiMessage(id("m"), "user"), true));
+    await send(appendText(accountId, chat.id, uiMessage(id("a"), "assistant"), false));
+    await expect.poll(() => heard.length).toBe(1);
+    await sql`select pg_sleep(0.2)`;
+    expect(heard).toEqual(["chat_work"]);
+    await listener.end();
+  });
+
+  it("a registration lapses 30 s after its last renewal; a renewal writes only when it has under 20 s left", async () => {
+    const { chat } = await ownedChat();
+    const follow = () => asServiceRole(sql, (tx) => tx`select public.follow_chats(${[chat.id, chat.id]}) as r`);
+    const until = async () =>
+      (await sql`select until from private.followed_chats where chat_id = ${chat.id}`)[0]?.until;
+    const followed = async () => (await sql`select private.is_followed(${chat.id}) as f`)[0].f;
+    expect(await followed()).toBe(false);
+    await follow();
+    const first = await until();
+    expect(await followed()).toBe(true);
+    await follow();
+    expect(await until()).toEqual(first);
+    await sql`update private.followed_chats set until = now() - interval '1 second' where chat_id = ${chat.id}`;
+    expect(await followed()).toBe(false);
+    await follow();
+    expect(await followed()).toBe(true);
+    // Long-lapsed registrations are cleared by the next call.
+    await sql`update private.followed_chats set until = now() - interval '2 minutes' where chat_id = ${chat.id}`;
+    await asServiceRole(sql, (tx) => tx`select public.follow_chats(${[id("other")]})`);
+    expect(await until()).toBeUndefined();
+  });
+
+  it("only the service role may register, and no API role can read or write the registrations", async () => {
+    const accountId = await makeAccount(sql);
+    const refused = await failure(asUser(sql, accountId, (tx) => tx`select public.follow_chats(${["x"]})`));
+    expect(refused).toMatchObject({ code: "42501" });
+    for (const role of ["anon", "authenticated", "service_role"]) {
+      const [{ any }] = await sql`
+        select has_table_privilege(${role}, 'private.followed_chats', 'select, insert, update, delete') as any`;
+      expect(any, role).toBe(false);
+    }
   });
 });
 

@@ -108,8 +108,9 @@ describe("what takes a revision", () => {
 });
 
 describe("notifications", () => {
-  it("every committed revision is announced on chat_changes with {chat_id, revision}; a rolled-back one is not", async () => {
+  it("every committed revision of a followed chat is announced on chat_changes with {chat_id, revision}; a rolled-back one is not", async () => {
     const { accountId, chat } = await ownedChat();
+    await asServiceRole(sql, (tx) => tx`select public.follow_chats(${[chat.id]})`);
     const listener = connect(url);
     const heard: { chat_id: string; revision: number }[] = [];
     await listener.listen("chat_changes", (payload) => {

@@ -90,6 +90,23 @@ describe("catch-up, then live", () => {
     f.cut();
   });
 
+  it("registers the chat as followed before its first read, so its changes are announced; other chats' are not", async () => {
+    const user = await userWithChat();
+    const unfollowed = await userWithChat();
+    const followed = async (chatId: string) =>
+      (await sql`select count(*)::int as n from private.followed_chats where chat_id = ${chatId} and until > now()`)[0]
+        .n;
+    const f = await follow(followUrl(user.chatId), { token: user.token });
+    await f.until((events) => events.length === 1);
+    expect([await followed(user.chatId), await followed(unfollowed.chatId)]).toEqual([1, 0]);
+    // Announced, so delivered well inside the 1 s poll that backs up a missed hint.
+    const started = performance.now();
+    await say(user, "live");
+    await f.until((events) => revisions(events).length === 1);
+    expect(performance.now() - started).toBeLessThan(900);
+    f.cut();
+  });
+
   it("the read marker moving in another tab reaches followers as a chat event", async () => {
     const user = await userWithChat();
     await answer(user, uid("a"), "done");
