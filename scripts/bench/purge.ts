@@ -50,7 +50,7 @@ const summary = (values: number[]) => {
 };
 
 log("starting a throwaway stack ...");
-const stack = await throwawayStack();
+const stack = await throwawayStack({}, { keepLogs: false });
 const { sql } = stack;
 try {
   // The doomed: written in bulk with triggers off (seq, revision and hashes given here), so the seed

@@ -72,7 +72,7 @@ ensureTools();
 // Other work on the machine distorts every figure: sample the load while measuring, and report it.
 const loadSamples: number[] = [];
 const loadSampler = setInterval(() => loadSamples.push(os.loadavg()[0]), 10_000);
-const stack = external ? undefined : await throwawayStack();
+const stack = external ? undefined : await throwawayStack({}, { keepLogs: false });
 const bench: Bench = {
   sql: stack?.sql ?? connect(process.env.BENCH_DATABASE_URL!, { max: 4 }),
   databaseUrl: stack?.databaseUrl ?? process.env.BENCH_DATABASE_URL!,

@@ -25,7 +25,7 @@ const say = (line: string) => console.log(`[bench:usage] ${line}`);
 
 ensureTools();
 say("starting a throwaway stack ...");
-const stack = await throwawayStack();
+const stack = await throwawayStack({}, { keepLogs: false });
 const { sql } = stack;
 try {
   // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // Runs functions-gateway.ts in a real Deno process (the `deno` npm package) and waits until it listens.
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
+import net from "node:net";
 import { createInterface } from "node:readline";
 import { projectRoot } from "./config.ts";
 
@@ -9,8 +10,16 @@ export interface FunctionsServer {
   stop(): Promise<void>;
 }
 
-/** `env` is what the functions see (SUPABASE_DB_URL, ...); `onLine` gets every line they print. */
-export function serveFunctions(env: Record<string, string>, onLine = (line: string) => console.log(line)) {
+/**
+ * Where the functions' output goes: to a callback, line by line (tests read the logs), or straight
+ * to this process's stdout ("inherit", as `npm start` shows it) or nowhere ("ignore", the
+ * benchmark's choice). Straight through, no Node process reads a line per request: under load that
+ * reading cost about 6 % of a 2-core machine (docs/performance.md).
+ */
+export type FunctionsOutput = ((line: string) => void) | "inherit" | "ignore";
+
+/** `env` is what the functions see (SUPABASE_DB_URL, PORT, ...). Resolves once they listen on PORT. */
+export function serveFunctions(env: Record<string, string>, output: FunctionsOutput = "inherit") {
   const deno = spawn(path.join(projectRoot, "node_modules/.bin/deno"), [
     "run",
     "--config=functions/deno.json",
@@ -18,7 +27,11 @@ export function serveFunctions(env: Record<string, string>, onLine = (line: stri
     "--allow-env",
     "--allow-read",
     "scripts/local-stack/functions-gateway.ts",
-  ], { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  ], {
+    cwd: projectRoot,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", typeof output === "function" ? "pipe" : output, "inherit"],
+  });
   return new Promise<FunctionsServer>((resolve, reject) => {
     const server: FunctionsServer = {
       process: deno,
@@ -29,10 +42,28 @@ export function serveFunctions(env: Record<string, string>, onLine = (line: stri
           deno.kill("SIGTERM");
         }),
     };
-    createInterface({ input: deno.stdout! }).on("line", (line) => {
-      if (line.startsWith("functions listening")) resolve(server);
-      onLine(line);
-    });
     deno.once("exit", (code) => reject(new Error(`the functions server exited with code ${code}`)));
+    if (typeof output === "function") {
+      createInterface({ input: deno.stdout! }).on("line", (line) => {
+        if (line.startsWith("functions listening")) resolve(server);
+        output(line);
+      });
+    } else {
+      void whenListening(Number(env.PORT ?? 54321), deno).then(() => resolve(server), reject);
+    }
   });
+}
+
+/** Waits until something accepts connections on `port`, or the process has exited. */
+async function whenListening(port: number, deno: ChildProcess): Promise<void> {
+  while (deno.exitCode === null && deno.signalCode === null) {
+    const open = await new Promise<boolean>((done) => {
+      const socket = net.connect({ host: "127.0.0.1", port }, () => {
+        socket.destroy();
+        done(true);
+      }).on("error", () => done(false));
+    });
+    if (open) return;
+    await new Promise((wait) => setTimeout(wait, 25));
+  }
 }

@@ -19,8 +19,11 @@ export function freePort(): Promise<number> {
 
 export type ThrowawayStack = Awaited<ReturnType<typeof throwawayStack>>;
 
-/** `env` goes to the functions (DB_POOL_MAX, DB_LOCK_TIMEOUT, ...). */
-export async function throwawayStack(env: Record<string, string> = {}) {
+/**
+ * `env` goes to the functions (DB_POOL_MAX, DB_LOCK_TIMEOUT, ...). Their output is kept in `logs`
+ * unless `keepLogs` is false (the benchmark: output discarded, as a terminal would take it).
+ */
+export async function throwawayStack(env: Record<string, string> = {}, { keepLogs = true } = {}) {
   const dir = await mkdtemp(path.join(tmpdir(), "agent-chat-stack-"));
   const dataDir = path.join(dir, "data");
   const dbPort = await freePort(), apiPort = await freePort();
@@ -38,7 +41,7 @@ export async function throwawayStack(env: Record<string, string> = {}) {
       SUPABASE_DB_URL: functionsUrl,
       DB_CONNECT_TIMEOUT_S: "2",
       ...env,
-    }, (line) => logs.push(line));
+    }, keepLogs ? (line) => logs.push(line) : "ignore");
   let functions: FunctionsServer = await serve();
 
   return {

@@ -198,7 +198,14 @@ async function fullyPopulatedChat(accountId: string, sessionId: string) {
   await makeMessage(sql, chat.id, "user");
   await makeMessage(sql, chat.id, "assistant");
   await sql`insert into chat_reads (account_id, chat_id) values (${accountId}, ${chat.id})`;
-  const run = await makeRun(sql, chat.id, { status: "completed", finished_at: new Date(), total_duration_ms: 0 });
+  // One clock reading for both ends: makeRun's own started_at could be a millisecond after finished_at.
+  const finished = new Date();
+  const run = await makeRun(sql, chat.id, {
+    status: "completed",
+    started_at: finished,
+    finished_at: finished,
+    total_duration_ms: 0,
+  });
   await makeStep(sql, run.id, 1);
   await makeStep(sql, run.id, 2);
   const queuedId = id("q");
