@@ -1,9 +1,9 @@
 // Runs functions-gateway.ts in a real Deno process (the `deno` npm package) and waits until it listens.
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
-import net from "node:net";
 import { createInterface } from "node:readline";
 import { projectRoot } from "./config.ts";
+import { isListening } from "./stack.ts";
 
 export interface FunctionsServer {
   process: ChildProcess;
@@ -19,7 +19,12 @@ export interface FunctionsServer {
 export type FunctionsOutput = ((line: string) => void) | "inherit" | "ignore";
 
 /** `env` is what the functions see (SUPABASE_DB_URL, PORT, ...). Resolves once they listen on PORT. */
-export function serveFunctions(env: Record<string, string>, output: FunctionsOutput = "inherit") {
+export async function serveFunctions(env: Record<string, string>, output: FunctionsOutput = "inherit") {
+  const port = Number(env.PORT ?? 54321);
+  // Without their output, readiness is judged by the port: it must not be someone else's.
+  if (typeof output !== "function" && port && await isListening(port)) {
+    throw new Error(`port ${port} is in use: is the stack (or \`supabase start\`) already running?`);
+  }
   const deno = spawn(path.join(projectRoot, "node_modules/.bin/deno"), [
     "run",
     "--config=functions/deno.json",
@@ -49,21 +54,15 @@ export function serveFunctions(env: Record<string, string>, output: FunctionsOut
         output(line);
       });
     } else {
-      void whenListening(Number(env.PORT ?? 54321), deno).then(() => resolve(server), reject);
+      void whenListening(port, deno).then(() => resolve(server), reject);
     }
   });
 }
 
-/** Waits until something accepts connections on `port`, or the process has exited. */
+/** Waits until the functions accept connections on `port`, or their process has exited. */
 async function whenListening(port: number, deno: ChildProcess): Promise<void> {
   while (deno.exitCode === null && deno.signalCode === null) {
-    const open = await new Promise<boolean>((done) => {
-      const socket = net.connect({ host: "127.0.0.1", port }, () => {
-        socket.destroy();
-        done(true);
-      }).on("error", () => done(false));
-    });
-    if (open) return;
+    if (await isListening(port)) return;
     await new Promise((wait) => setTimeout(wait, 25));
   }
 }
