@@ -1,5 +1,5 @@
 // The text of one database call: the caller's identity and one SQL function call, as one
-// simple-protocol query of two statements, which PostgreSQL runs as one implicit transaction (one
+// simple-protocol query whose first two statements PostgreSQL runs as one implicit transaction (one
 // round trip, atomic, no prepared statement, so it works through Supabase's transaction pooler).
 // The result comes back as JSON text (passed to the client as is, never parsed and re-serialised)
 // plus its `created` and `queued` flags, which decide between 201, 202 and 200.
