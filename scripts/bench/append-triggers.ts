@@ -24,14 +24,19 @@ import { type LoadResult, median, pgbench } from "./tools.ts";
 
 /** The first migration of read-and-follow, the first after run control, and the fix of the commit waits. */
 export const featuresVersion = "20261125110000", laterVersion = "20261125130000", fixVersion = "20261125160000";
-/** Each variant's schema (the migrations older than `until`; all without), and whether its hints go after commit. */
+/** A variant's schema (the migrations older than `until`; all without), whether its hints go after commit, and whether its chats are followed. */
+interface Schema {
+  until?: string;
+  announce: boolean;
+  followed?: boolean;
+}
 const schemas = {
   before: { until: featuresVersion, announce: false },
   features: { until: laterVersion, announce: false },
   unfixed: { until: fixVersion, announce: false },
   followed: { announce: true, followed: true },
   now: { announce: true },
-} satisfies Record<string, { until?: string; announce: boolean; followed?: boolean }>;
+} satisfies Record<string, Schema>;
 export const variants = Object.keys(schemas) as Variant[];
 export type Variant = keyof typeof schemas;
 /** One writer per chat (all chats in one session, as in workload 1), alone and sixteen at once. */
@@ -47,8 +52,7 @@ export async function prepareVariants(bench: Bench): Promise<Record<Variant, str
     const url = Object.assign(new URL(bench.databaseUrl), { pathname: `/bench_${variant.replace("-", "_")}` })
       .toString();
     await recreateDatabase(url);
-    const schema: { until?: string; announce: boolean } = schemas[variant];
-    await prepareDatabase(url, { until: schema.until });
+    await prepareDatabase(url, { until: (schemas[variant] as Schema).until });
     urls[variant] = url;
   }
   return urls;
@@ -74,7 +78,7 @@ export async function triggerRun(
     const prefix = `${variant}-${shape}${concurrency}-r${round}-`;
     const owner = await makeChats(sql, prefix, shape === "a" ? concurrency : 1);
     const chat = shape === "a" ? `${prefix}:client_id` : `${prefix}0`;
-    const schema: { until?: string; announce: boolean; followed?: boolean } = schemas[variant];
+    const schema: Schema = schemas[variant];
     if (schema.followed) {
       await sql`select public.follow_chats(array(select id from public.chats where id like ${prefix + "%"}))`;
     }
@@ -84,7 +88,7 @@ export async function triggerRun(
       concurrency,
       sql: await pgbench(
         url,
-        appendScript(owner.accountId, chat, schemas[variant].announce),
+        appendScript(owner.accountId, chat, schema.announce),
         concurrency,
         Math.max(2, bench.seconds / 2),
       ),
