@@ -93,8 +93,11 @@ export const config = Object.freeze({
   maxBodyBytes: wholeNumber("MAX_BODY_BYTES", 1024 * 1024, 1),
   /** A client has this long to send a request's body, once its headers arrived; then 408. */
   bodyTimeoutMs: wholeNumber("REQUEST_BODY_TIMEOUT_MS", 60_000, 1),
-  /** A few connections keep two cores busier than many: measured with npm run bench. */
-  poolMax: wholeNumber("DB_POOL_MAX", 8, 1, 1000),
+  /**
+   * Twice the database's cores (the local stack's 2): more connections than that make each transaction
+   * cost the database more CPU (lock and context-switch contention), not less. docs/performance.md.
+   */
+  poolMax: wholeNumber("DB_POOL_MAX", 4, 1, 1000),
   connectTimeoutS: wholeNumber("DB_CONNECT_TIMEOUT_S", 5, 1, 3600),
   /** A runaway statement or a stuck lock becomes a prompt 503 instead of a hung request. */
   statementTimeout: duration("DB_STATEMENT_TIMEOUT", "5s"),

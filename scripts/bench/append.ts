@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import { callText } from "../../functions/_shared/call-text.ts";
 import { userJwt } from "../local-stack/config.ts";
 import type { Sql } from "../local-stack/database.ts";
+import { type CpuPerRequest, measureCpu } from "./cpu.ts";
 import { type LoadResult, pgbench, wrk } from "./tools.ts";
 
 export type Shape = "a" | "b";
@@ -13,6 +14,8 @@ export interface Bench {
   databaseUrl: string;
   apiUrl: string;
   seconds: number;
+  /** The function process, when the benchmark started it: its CPU is then measured apart. */
+  functionsPid?: number;
 }
 
 /** An account with one session and `count` chats named `<prefix>0..`. */
@@ -74,6 +77,7 @@ export interface AppendRun {
   ratio: number;
   /** Rows found afterwards in the chats each side wrote: must equal its completed requests. */
   stored: { http: number; sql: number };
+  cpu: { http: CpuPerRequest; sql: CpuPerRequest };
 }
 
 /** `label` names this run's chats apart from every other run's (round and commit mode). */
@@ -83,6 +87,7 @@ export async function appendRun(bench: Bench, shape: Shape, concurrency: number,
   const httpOwner = await makeChats(bench.sql, httpPrefix, chats);
   const sqlOwner = await makeChats(bench.sql, sqlPrefix, chats);
 
+  const httpCpu = measureCpu(bench.functionsPid);
   const http = await wrk(
     `${bench.apiUrl}/functions/v1/append-message`,
     {
@@ -95,15 +100,14 @@ export async function appendRun(bench: Bench, shape: Shape, concurrency: number,
     concurrency,
     bench.seconds,
   );
+  const httpCpuPerRequest = httpCpu(http.requests);
 
   // pgbench numbers its clients 0..C-1: in shape a each client is the one writer of its own chat.
   const chat = shape === "a" ? `${sqlPrefix}:client_id` : `${sqlPrefix}0`;
-  const sqlResult = await pgbench(
-    bench.databaseUrl,
-    appendScript(sqlOwner.accountId, chat),
-    concurrency,
-    bench.seconds,
-  );
+  const script = appendScript(sqlOwner.accountId, chat);
+  const sqlCpu = measureCpu();
+  const sqlResult = await pgbench(bench.databaseUrl, script, concurrency, bench.seconds);
+  const sqlCpuPerRequest = sqlCpu(sqlResult.requests);
 
   const count = async (prefix: string) =>
     (await bench.sql`select count(*)::int as n from chat_messages where chat_id like ${prefix + "%"}`)[0].n;
@@ -114,5 +118,6 @@ export async function appendRun(bench: Bench, shape: Shape, concurrency: number,
     sql: sqlResult,
     ratio: Math.round(http.rps / sqlResult.rps * 100) / 100,
     stored: { http: await count(httpPrefix), sql: await count(sqlPrefix) },
+    cpu: { http: httpCpuPerRequest, sql: sqlCpuPerRequest },
   };
 }

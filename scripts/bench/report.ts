@@ -5,6 +5,7 @@ import { type TriggerRow, triggerSection } from "./append-triggers.ts";
 import { type FollowResults, followSection } from "./follow.ts";
 import { type ReadsResults, readsSection } from "./reads.ts";
 import { type RunControlResults, runControlSection } from "./run-control.ts";
+import type { CpuPerRequest } from "./cpu.ts";
 import type { LoadResult } from "./tools.ts";
 
 interface AppendRow {
@@ -15,6 +16,8 @@ interface AppendRow {
   ratio: number;
   ratios: number[];
   storedMatchesAcknowledged: boolean;
+  /** CPU per request on each side (medians over the rounds). */
+  cpu: { http: CpuPerRequest; sql: CpuPerRequest };
 }
 interface ScaleRow {
   messages: number;
@@ -154,6 +157,25 @@ function appendTable(rows: AppendRow[]): string[] {
   ];
 }
 
+/** Where each side's CPU went, per request: the API's own cost is the function process's column. */
+function cpuTable(rows: AppendRow[]): string[] {
+  const functions = (cpu: CpuPerRequest) => cpu.functions ?? "–";
+  return [
+    "CPU per request (µs, all cores, medians over the rounds), from `/proc`: the machine's busy time, split into the " +
+    "function process, the load client and the rest (PostgreSQL, and anything else the machine ran). The CPU ratio " +
+    "is baseline CPU / HTTP CPU per request: the throughput ratio a saturated machine tends to.",
+    "",
+    "| shape | concurrency | HTTP: total | function process | wrk | PostgreSQL and rest | pgbench side: total | pgbench | PostgreSQL and rest | CPU ratio |",
+    "| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: |",
+    ...rows.map(({ shape, concurrency, cpu: { http, sql } }) =>
+      `| ${shape} | ${concurrency} | ${http.total} | ${functions(http)} | ${http.client} | ${http.database} | ` +
+      `${sql.total} | ${sql.client} | ${sql.database} | ${
+        Math.round(sql.total / Math.max(http.total, 1) * 100) / 100
+      } |`
+    ),
+  ];
+}
+
 /** One commit mode's append results: chart, table, and the target at shape (a), concurrency 16. */
 function appendSection(title: string, intro: string[], chart: string, rows: AppendRow[], minRatio: number): string[] {
   return [
@@ -166,6 +188,8 @@ function appendSection(title: string, intro: string[], chart: string, rows: Appe
     "",
     verdict(rows, minRatio),
     "",
+    ...cpuTable(rows),
+    "",
   ];
 }
 
@@ -175,7 +199,8 @@ function verdict(rows: AppendRow[], minRatio: number): string {
   if (!a16) return "";
   const met = a16.ratio >= minRatio && a16.http.p99 < 25 && a16.http.errors === 0;
   return `Target at shape (a), concurrency 16: ratio ≥ ${minRatio}, p99 < 25 ms, zero errors. Measured: ratio ` +
-    `${a16.ratio}, p99 ${a16.http.p99} ms, ${a16.http.errors} errors: **${met ? "met" : "not met"}**.`;
+    `${a16.ratio}, p99 ${a16.http.p99} ms (the SQL baseline's own p99: ${a16.sql.p99} ms), ${a16.http.errors} ` +
+    `errors: **${met ? "met" : "not met"}**.`;
 }
 
 export async function writeReport(dir: string, r: Results): Promise<void> {

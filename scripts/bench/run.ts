@@ -18,6 +18,7 @@ import { apiKeys, projectRoot } from "../local-stack/config.ts";
 import { connect, type Sql } from "../local-stack/database.ts";
 import { throwawayStack } from "../local-stack/throwaway.ts";
 import { type AppendRun, appendRun, type Bench, makeChats, type Shape } from "./append.ts";
+import type { CpuPerRequest } from "./cpu.ts";
 import {
   prepareVariants,
   triggerConfigs,
@@ -78,6 +79,7 @@ const bench: Bench = {
   databaseUrl: stack?.databaseUrl ?? process.env.BENCH_DATABASE_URL!,
   apiUrl: stack?.apiUrl ?? process.env.BENCH_API_URL!,
   seconds,
+  functionsPid: stack?.functions.process.pid,
 };
 
 const steps = 1 + (wanted("append") ? commitModes.length * shapes.length * levels.length * rounds : 0) +
@@ -129,6 +131,17 @@ const medianResult = (results: LoadResult[]): LoadResult => ({
   shared: results.reduce((sum, r) => sum + (r.shared ?? 0), 0),
 });
 
+/** Each field's median over the rounds. */
+const medianCpu = (rounds: CpuPerRequest[]): CpuPerRequest => {
+  const of = (field: keyof CpuPerRequest) => median(rounds.map((r) => r[field] ?? 0));
+  return {
+    total: of("total"),
+    ...(rounds[0]?.functions === undefined ? {} : { functions: of("functions") }),
+    client: of("client"),
+    database: of("database"),
+  };
+};
+
 let stopped = false;
 try {
   // Warm-up: JIT, connection pools, caches.
@@ -178,6 +191,7 @@ try {
           storedMatchesAcknowledged: mine.every((r) =>
             r.stored.http >= r.http.requests - r.http.errors && r.stored.sql === r.sql.requests
           ),
+          cpu: { http: medianCpu(mine.map((r) => r.cpu.http)), sql: medianCpu(mine.map((r) => r.cpu.sql)) },
         };
       })
     );

@@ -13,7 +13,12 @@ let stack: ThrowawayStack;
 let token: string;
 
 beforeAll(async () => {
-  stack = await throwawayStack({ DB_CONNECT_TIMEOUT_S: "1", DB_STATEMENT_TIMEOUT: "1s", DB_LOCK_TIMEOUT: "900ms" });
+  stack = await throwawayStack({
+    DB_POOL_MAX: "8", // the counts below: 8 writes fill the pool, 4 more wait in it
+    DB_CONNECT_TIMEOUT_S: "1",
+    DB_STATEMENT_TIMEOUT: "1s",
+    DB_LOCK_TIMEOUT: "900ms",
+  });
   token = await userJwt(crypto.randomUUID());
   expect((await call("create-chat", { session: { title: "stall" }, chat: { id: "stall-chat" } })).status).toBe(201);
 });
