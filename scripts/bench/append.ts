@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { callText } from "../../functions/_shared/call-text.ts";
 import { userJwt } from "../local-stack/config.ts";
 import type { Sql } from "../local-stack/database.ts";
-import { type CpuPerRequest, measureCpu } from "./cpu.ts";
+import { type CpuPerRequest, measureCpu, type Measured } from "./cpu.ts";
 import { type LoadResult, pgbench, wrk } from "./tools.ts";
 
 export type Shape = "a" | "b";
@@ -14,8 +14,8 @@ export interface Bench {
   databaseUrl: string;
   apiUrl: string;
   seconds: number;
-  /** The function process, when the benchmark started it: its CPU is then measured apart. */
-  functionsPid?: number;
+  /** The processes whose CPU is measured apart (when the benchmark started them). */
+  measured?: Measured;
 }
 
 /** An account with one session and `count` chats named `<prefix>0..`. */
@@ -87,7 +87,7 @@ export async function appendRun(bench: Bench, shape: Shape, concurrency: number,
   const httpOwner = await makeChats(bench.sql, httpPrefix, chats);
   const sqlOwner = await makeChats(bench.sql, sqlPrefix, chats);
 
-  const httpCpu = measureCpu(bench.functionsPid);
+  const httpCpu = measureCpu(bench.measured);
   const http = await wrk(
     `${bench.apiUrl}/functions/v1/append-message`,
     {
@@ -105,7 +105,7 @@ export async function appendRun(bench: Bench, shape: Shape, concurrency: number,
   // pgbench numbers its clients 0..C-1: in shape a each client is the one writer of its own chat.
   const chat = shape === "a" ? `${sqlPrefix}:client_id` : `${sqlPrefix}0`;
   const script = appendScript(sqlOwner.accountId, chat);
-  const sqlCpu = measureCpu();
+  const sqlCpu = measureCpu(bench.measured);
   const sqlResult = await pgbench(bench.databaseUrl, script, concurrency, bench.seconds);
   const sqlCpuPerRequest = sqlCpu(sqlResult.requests);
 

@@ -2,57 +2,123 @@
 // Throughput on a shared 2-core box swings from round to round; the CPU a request costs does not, so
 // it says where the API's own cost lies (the function process) apart from scheduling noise.
 //
-// Read from Linux's /proc: the machine's busy time (/proc/stat), the function process's own
-// (/proc/<pid>/stat), and the load generator's (wrk and pgbench run as children of this process, so
-// their time is in its children's time once they have exited). What is left is PostgreSQL, plus
-// anything else the machine ran meanwhile.
-import { readFileSync } from "node:fs";
+// Read from Linux's /proc (proc(5)):
+// - the machine's busy time (/proc/stat; steal, time the hypervisor gave to other machines, left out);
+// - the function process's own time (/proc/<pid>/stat);
+// - PostgreSQL's: the postmaster's own time, its live backends' and its exited backends' (which the
+//   postmaster has reaped into its children's time: a backend that ends during the run moves its
+//   whole time there, so the difference is still only what it spent during the run);
+// - the load generator's: wrk and pgbench run as children of this process, so their time is in its
+//   children's time once they have exited;
+// - this process's own (the benchmark's bookkeeping).
+// What is left, `other`, is the kernel's work outside any process (interrupts, the loopback network's
+// soft interrupts) and whatever else the machine ran.
+import { readdirSync, readFileSync } from "node:fs";
 
 /** Microseconds of CPU per request. */
 export interface CpuPerRequest {
   /** Every core's busy time. */
   total: number;
-  /** The function process (Deno); absent against a stack the benchmark did not start. */
+  /** The function process (Deno); absent when the benchmark did not start it. */
   functions?: number;
+  /** PostgreSQL's processes; absent when the benchmark did not start the cluster. */
+  postgres?: number;
   /** wrk or pgbench. */
   client: number;
-  /** The rest: PostgreSQL, and whatever else ran on the machine. */
-  database: number;
+  /** This process. */
+  bench: number;
+  /** Interrupts and anything else on the machine. */
+  other: number;
 }
 
-const ticksPerSecond = 100; // USER_HZ, 100 on every Linux architecture the stack runs on
+/** The processes measured apart, when the benchmark started them. */
+export interface Measured {
+  functionsPid?: number;
+  postmasterPid?: number;
+}
 
-/** [own, reaped children's] CPU seconds of a process. */
-function processSeconds(pid: number | "self"): [number, number] {
-  // Fields after the command name (which may hold spaces): utime is the 12th, then stime, cutime, cstime.
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ").map(Number);
-  return [(fields[11] + fields[12]) / ticksPerSecond, (fields[13] + fields[14]) / ticksPerSecond];
+const ticksPerSecond = 100; // USER_HZ: 100 on every Linux architecture the stack runs on
+
+interface ProcessTimes {
+  /** utime + stime, seconds. */
+  own: number;
+  /** cutime + cstime: children that exited and were waited for, seconds. */
+  children: number;
+  parent: number;
+}
+
+/** A process's times, or undefined once it is gone. */
+function times(pid: number | "self"): ProcessTimes | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // The fields after the command name (which may hold spaces and parentheses): state is field 3, so
+  // index i here is field i + 3: ppid 4, utime 14, stime 15, cutime 16, cstime 17.
+  const fields = stat.slice(stat.lastIndexOf(") ") + 2).split(" ").map(Number);
+  return {
+    own: (fields[11] + fields[12]) / ticksPerSecond,
+    children: (fields[13] + fields[14]) / ticksPerSecond,
+    parent: fields[1],
+  };
+}
+
+/** The postmaster's own time, its live children's and its exited children's. */
+function postgresSeconds(postmasterPid: number): number {
+  const postmaster = times(postmasterPid);
+  if (!postmaster) throw new Error(`no PostgreSQL postmaster with pid ${postmasterPid}`);
+  let seconds = postmaster.own + postmaster.children;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const child = times(Number(entry));
+    if (child?.parent === postmasterPid) seconds += child.own;
+  }
+  return seconds;
 }
 
 function busySeconds(): number {
-  const [user, nice, system, , , irq, softirq, steal] = readFileSync("/proc/stat", "utf8").split("\n")[0]
+  const [user, nice, system, , , irq, softirq] = readFileSync("/proc/stat", "utf8").split("\n")[0]
     .trim().split(/\s+/).slice(1).map(Number);
-  return (user + nice + system + irq + softirq + steal) / ticksPerSecond;
+  return (user + nice + system + irq + softirq) / ticksPerSecond;
 }
 
-function sample(functionsPid?: number) {
-  const [self, children] = processSeconds("self");
-  return { busy: busySeconds(), self, children, functions: functionsPid ? processSeconds(functionsPid)[0] : 0 };
+function sample({ functionsPid, postmasterPid }: Measured) {
+  const self = times("self")!;
+  return {
+    busy: busySeconds(),
+    bench: self.own,
+    client: self.children,
+    functions: functionsPid ? times(functionsPid)?.own ?? 0 : 0,
+    postgres: postmasterPid ? postgresSeconds(postmasterPid) : 0,
+  };
+}
+
+/** The name a process runs as (`deno`, `postgres`), or undefined once it is gone. */
+export function processName(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return undefined;
+  }
 }
 
 /** Starts measuring; the returned function ends it and divides by the requests served. */
-export function measureCpu(functionsPid?: number): (requests: number) => CpuPerRequest {
-  const start = sample(functionsPid);
+export function measureCpu(measured: Measured = {}): (requests: number) => CpuPerRequest {
+  const start = sample(measured);
   return (requests) => {
-    const end = sample(functionsPid);
+    const end = sample(measured);
+    const spent = (field: keyof typeof end) => end[field] - start[field];
     const perRequest = (seconds: number) => Math.round(seconds / Math.max(requests, 1) * 1e6);
-    const total = end.busy - start.busy, functions = end.functions - start.functions;
-    const client = end.children - start.children, self = end.self - start.self;
+    const named = spent("functions") + spent("postgres") + spent("client") + spent("bench");
     return {
-      total: perRequest(total),
-      ...(functionsPid ? { functions: perRequest(functions) } : {}),
-      client: perRequest(client),
-      database: perRequest(total - functions - client - self),
+      total: perRequest(spent("busy")),
+      ...(measured.functionsPid ? { functions: perRequest(spent("functions")) } : {}),
+      ...(measured.postmasterPid ? { postgres: perRequest(spent("postgres")) } : {}),
+      client: perRequest(spent("client")),
+      bench: perRequest(spent("bench")),
+      other: perRequest(spent("busy") - named),
     };
   };
 }

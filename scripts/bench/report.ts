@@ -159,17 +159,20 @@ function appendTable(rows: AppendRow[]): string[] {
 
 /** Where each side's CPU went, per request: the API's own cost is the function process's column. */
 function cpuTable(rows: AppendRow[]): string[] {
-  const functions = (cpu: CpuPerRequest) => cpu.functions ?? "–";
+  const shown = (value: number | undefined) => value ?? "–";
   return [
-    "CPU per request (µs, all cores, medians over the rounds), from `/proc`: the machine's busy time, split into the " +
-    "function process, the load client and the rest (PostgreSQL, and anything else the machine ran). The CPU ratio " +
-    "is baseline CPU / HTTP CPU per request: the throughput ratio a saturated machine tends to.",
+    "CPU per request (µs, all cores), from `/proc`: the machine's busy time (steal left out) and the part of it each " +
+    "process spent: the function process, PostgreSQL (postmaster and backends), the load client; *other* is the rest " +
+    "(the kernel's interrupt work, such as loopback networking, this benchmark's own process, anything else on the " +
+    "machine). Each figure is its own median over the rounds, so a row need not add up exactly. The CPU ratio is the " +
+    "pgbench side's total over the HTTP side's: the throughput ratio a saturated machine tends to.",
     "",
-    "| shape | concurrency | HTTP: total | function process | wrk | PostgreSQL and rest | pgbench side: total | pgbench | PostgreSQL and rest | CPU ratio |",
-    "| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: |",
+    "| shape | concurrency | HTTP side: total | function process | PostgreSQL | wrk | other | pgbench side: total | PostgreSQL | pgbench | other | CPU ratio |",
+    "| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |",
     ...rows.map(({ shape, concurrency, cpu: { http, sql } }) =>
-      `| ${shape} | ${concurrency} | ${http.total} | ${functions(http)} | ${http.client} | ${http.database} | ` +
-      `${sql.total} | ${sql.client} | ${sql.database} | ${
+      `| ${shape} | ${concurrency} | ${http.total} | ${shown(http.functions)} | ${shown(http.postgres)} | ` +
+      `${http.client} | ${http.other + http.bench} | ${sql.total} | ${shown(sql.postgres)} | ${sql.client} | ` +
+      `${sql.other + sql.bench + (sql.functions ?? 0)} | ${
         Math.round(sql.total / Math.max(http.total, 1) * 100) / 100
       } |`
     ),

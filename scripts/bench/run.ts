@@ -16,9 +16,9 @@ import os from "node:os";
 import path from "node:path";
 import { apiKeys, projectRoot } from "../local-stack/config.ts";
 import { connect, type Sql } from "../local-stack/database.ts";
-import { throwawayStack } from "../local-stack/throwaway.ts";
+import { type ThrowawayStack, throwawayStack } from "../local-stack/throwaway.ts";
 import { type AppendRun, appendRun, type Bench, makeChats, type Shape } from "./append.ts";
-import type { CpuPerRequest } from "./cpu.ts";
+import { type CpuPerRequest, type Measured, processName } from "./cpu.ts";
 import {
   prepareVariants,
   triggerConfigs,
@@ -56,6 +56,14 @@ const wanted = (part: typeof allParts[number]) => parts.has(part);
 const commitModes: CommitMode[] = external ? ["durable"] : ["durable", "cpu-bound"];
 type CommitMode = "durable" | "cpu-bound";
 
+/** The function process (when it is Deno itself, not a wrapper) and PostgreSQL, measured apart. */
+function measuredProcesses(stack: ThrowawayStack): Measured {
+  const functionsPid = stack.functions.process.pid;
+  const isDeno = functionsPid !== undefined && processName(functionsPid) === "deno";
+  if (!isDeno) console.warn("the function process is not deno itself: its CPU is counted under other");
+  return { functionsPid: isDeno ? functionsPid : undefined, postmasterPid: stack.postmasterPid() };
+}
+
 /** Sets synchronous_commit for every connection, the functions' pooled ones included (reload, not reconnect). */
 async function setCommitMode(sql: Sql, mode: CommitMode) {
   if (mode === "cpu-bound") await sql`alter system set synchronous_commit = off`;
@@ -79,7 +87,7 @@ const bench: Bench = {
   databaseUrl: stack?.databaseUrl ?? process.env.BENCH_DATABASE_URL!,
   apiUrl: stack?.apiUrl ?? process.env.BENCH_API_URL!,
   seconds,
-  functionsPid: stack?.functions.process.pid,
+  measured: stack && measuredProcesses(stack),
 };
 
 const steps = 1 + (wanted("append") ? commitModes.length * shapes.length * levels.length * rounds : 0) +
@@ -137,8 +145,10 @@ const medianCpu = (rounds: CpuPerRequest[]): CpuPerRequest => {
   return {
     total: of("total"),
     ...(rounds[0]?.functions === undefined ? {} : { functions: of("functions") }),
+    ...(rounds[0]?.postgres === undefined ? {} : { postgres: of("postgres") }),
     client: of("client"),
-    database: of("database"),
+    bench: of("bench"),
+    other: of("other"),
   };
 };
 

@@ -1,5 +1,6 @@
 // A stack of its own in a temporary folder: its own PostgreSQL cluster and functions server on free
 // ports. Tests that break things and the benchmark use it, so they touch no one else's data.
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -52,6 +53,8 @@ export async function throwawayStack(env: Record<string, string> = {}, { keepLog
     logs,
     /** What PostgreSQL logged. */
     postgresLog,
+    /** The running cluster's postmaster (the first line of its postmaster.pid). */
+    postmasterPid: () => Number(readFileSync(path.join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]),
     get functions() {
       return functions;
     },
