@@ -10,6 +10,13 @@
 // the database answers; only then is a fresh pool made. "No answer in time" counts only time in
 // which this process was listening (deadline.ts): a stalled event loop is never taken for a dead
 // database.
+//
+// Nor is a queue. When every connection is busy, postgres.js pipelines the next call behind a busy
+// one (which keeps PostgreSQL's backends from idling between calls), so a call can wait behind
+// others that each wait out the lock timeout, and reach its deadline before PostgreSQL reads it. So
+// a call's deadline is extended while the database goes on answering other calls, up to
+// `extensions` more deadlines: past that, a call that never settles while others do is the driver
+// bug above, and the breaker's fresh pool is the remedy.
 import postgres from "postgres";
 import { config } from "./config.ts";
 import { withDeadline } from "./deadline.ts";
@@ -36,10 +43,16 @@ export class DatabaseUnavailable extends Error {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const noAnswer = (ms: number) => () => new DatabaseUnavailable(`no answer from the database in ${ms} ms`);
+const noAnswer = (ms: number) => () =>
+  new DatabaseUnavailable(`no answer from the database in ${ms} ms`);
 
 async function answers(): Promise<boolean> {
-  const probe = postgres(databaseUrl, { max: 1, prepare: false, connect_timeout: 2, onnotice: () => {} });
+  const probe = postgres(databaseUrl, {
+    max: 1,
+    prepare: false,
+    connect_timeout: 2,
+    onnotice: () => {},
+  });
   try {
     await withDeadline(probe`select 1`.execute(), 2000, noAnswer(2000));
     return true;
@@ -61,11 +74,36 @@ export function databaseIsDown(): void {
   })();
 }
 
+/** When PostgreSQL last answered a call of this process, with a result or an error of its own. */
+let lastAnswer = performance.now();
+const extensions = 3;
+
+const noteAnswer = () => void (lastAnswer = performance.now());
+
 /**
  * Runs a simple-protocol query (several statements, one implicit transaction, no parameters),
- * giving up after `deadlineMs`. Throws DatabaseUnavailable at once while the breaker is open.
+ * giving up after `deadlineMs` without an answer to it or to any other call (at most 1 + extensions
+ * deadlines in all). Throws DatabaseUnavailable at once while the breaker is open.
  */
-export function simpleQuery(text: string, deadlineMs: number): Promise<unknown> {
-  if (recovering) return Promise.reject(new DatabaseUnavailable("the database is recovering"));
-  return withDeadline(pool.unsafe(text).simple().execute() as Promise<unknown>, deadlineMs, noAnswer(deadlineMs));
+export async function simpleQuery(
+  text: string,
+  deadlineMs: number,
+): Promise<unknown> {
+  if (recovering) throw new DatabaseUnavailable("the database is recovering");
+  const work = pool.unsafe(text).simple().execute() as Promise<unknown>;
+  work.then(
+    noteAnswer,
+    (error) => error instanceof postgres.PostgresError && noteAnswer(),
+  );
+  for (let extended = 0;; extended++) {
+    try {
+      return await withDeadline(work, deadlineMs, noAnswer(deadlineMs));
+    } catch (error) {
+      const othersAnswered = performance.now() - lastAnswer < deadlineMs;
+      if (
+        !(error instanceof DatabaseUnavailable) || !othersAnswered ||
+        extended === extensions
+      ) throw error;
+    }
+  }
 }
