@@ -43,8 +43,7 @@ export class DatabaseUnavailable extends Error {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const noAnswer = (ms: number) => () =>
-  new DatabaseUnavailable(`no answer from the database in ${ms} ms`);
+const noAnswer = (ms: number) => () => new DatabaseUnavailable(`no answer from the database in ${ms} ms`);
 
 async function answers(): Promise<boolean> {
   const probe = postgres(databaseUrl, {

@@ -3,12 +3,9 @@
 // queued write waits far longer than the watchdog's deadline before it even reaches PostgreSQL: it
 // must get its own answer (503 busy), and the circuit breaker must stay closed.
 import { afterAll, beforeAll, expect, it } from "vitest";
-import {
-  type ThrowawayStack,
-  throwawayStack,
-} from "../../scripts/local-stack/throwaway.ts";
+import { type ThrowawayStack, throwawayStack } from "../../scripts/local-stack/throwaway.ts";
 import { uiMessage } from "../support/factories.ts";
-import { userJwt } from "../support/functions.ts";
+import { timedPost, userJwt } from "../support/functions.ts";
 
 // Deadline = connect timeout + statement timeout + 1 s = 3 s; six writes queued on one connection
 // take about 6 × 0.9 s.
@@ -32,23 +29,7 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.stop());
 
-async function call(fn: string, body: unknown) {
-  const started = Date.now();
-  const response = await fetch(`${stack.apiUrl}/functions/v1/${fn}`, {
-    method: "POST",
-    headers: {
-      Authorization: `Bearer ${token}`,
-      "Content-Type": "application/json",
-    },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  return {
-    status: response.status,
-    body: await response.json(),
-    ms: Date.now() - started,
-  };
-}
+const call = (fn: string, body: unknown) => timedPost(stack.apiUrl, token, fn, body);
 
 const append = (id: string) =>
   call("append-message", {

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type ThrowawayStack, throwawayStack } from "../../scripts/local-stack/throwaway.ts";
 import { uiMessage } from "../support/factories.ts";
-import { userJwt } from "../support/functions.ts";
+import { timedPost, userJwt } from "../support/functions.ts";
 
 // Deadline = connect timeout + statement timeout + 1 s = 3 s.
 const deadlineMs = 3000;
@@ -24,16 +24,7 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.stop());
 
-async function call(fn: string, body: unknown) {
-  const started = Date.now();
-  const response = await fetch(`${stack.apiUrl}/functions/v1/${fn}`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  return { status: response.status, body: await response.json(), ms: Date.now() - started };
-}
+const call = (fn: string, body: unknown) => timedPost(stack.apiUrl, token, fn, body);
 
 const append = (id: string) => call("append-message", { chat_id: "stall-chat", message: uiMessage(id, "user", id) });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

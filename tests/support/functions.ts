@@ -143,6 +143,18 @@ export async function post(name: string, init: RequestInit & { token?: string } 
   return { status: response.status, headers: response.headers, text, body };
 }
 
+/** POSTs `body` as JSON to a function of the stack at `url` (a throwaway one, say), timing the answer. */
+export async function timedPost(url: string, token: string, name: string, body: unknown) {
+  const started = Date.now();
+  const response = await fetch(`${url}/functions/v1/${name}`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  return { status: response.status, body: await response.json(), ms: Date.now() - started };
+}
+
 export type UserWithChat = Awaited<ReturnType<typeof userWithChat>>;
 
 /** A user with a session and a chat, created through create-chat. */
