@@ -84,25 +84,16 @@ const noteAnswer = () => void (lastAnswer = performance.now());
  * giving up after `deadlineMs` without an answer to it or to any other call (at most 1 + extensions
  * deadlines in all). Throws DatabaseUnavailable at once while the breaker is open.
  */
-export async function simpleQuery(
-  text: string,
-  deadlineMs: number,
-): Promise<unknown> {
+export async function simpleQuery(text: string, deadlineMs: number): Promise<unknown> {
   if (recovering) throw new DatabaseUnavailable("the database is recovering");
   const work = pool.unsafe(text).simple().execute() as Promise<unknown>;
-  work.then(
-    noteAnswer,
-    (error) => error instanceof postgres.PostgresError && noteAnswer(),
-  );
+  work.then(noteAnswer, (error) => error instanceof postgres.PostgresError && noteAnswer());
   for (let extended = 0;; extended++) {
     try {
       return await withDeadline(work, deadlineMs, noAnswer(deadlineMs));
     } catch (error) {
       const othersAnswered = performance.now() - lastAnswer < deadlineMs;
-      if (
-        !(error instanceof DatabaseUnavailable) || !othersAnswered ||
-        extended === extensions
-      ) throw error;
+      if (!(error instanceof DatabaseUnavailable) || !othersAnswered || extended === extensions) throw error;
     }
   }
 }
