@@ -46,12 +46,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const noAnswer = (ms: number) => () => new DatabaseUnavailable(`no answer from the database in ${ms} ms`);
 
 async function answers(): Promise<boolean> {
-  const probe = postgres(databaseUrl, {
-    max: 1,
-    prepare: false,
-    connect_timeout: 2,
-    onnotice: () => {},
-  });
+  const probe = postgres(databaseUrl, { max: 1, prepare: false, connect_timeout: 2, onnotice: () => {} });
   try {
     await withDeadline(probe`select 1`.execute(), 2000, noAnswer(2000));
     return true;

@@ -9,10 +9,9 @@
 //   postmaster has reaped into its children's time: a backend that ends during the run moves its
 //   whole time there, so the difference is still only what it spent during the run);
 // - the load generator's: wrk and pgbench run as children of this process, so their time is in its
-//   children's time once they have exited;
-// - this process's own (the benchmark's bookkeeping).
+//   children's time once they have exited.
 // What is left, `other`, is the kernel's work outside any process (interrupts, the loopback network's
-// soft interrupts) and whatever else the machine ran.
+// soft interrupts), this process's bookkeeping, and whatever else the machine ran.
 import { readdirSync, readFileSync } from "node:fs";
 
 /** Microseconds of CPU per request. */
@@ -25,9 +24,7 @@ export interface CpuPerRequest {
   postgres?: number;
   /** wrk or pgbench. */
   client: number;
-  /** This process. */
-  bench: number;
-  /** Interrupts and anything else on the machine. */
+  /** Interrupts, this process, and anything else on the machine. */
   other: number;
 }
 
@@ -85,11 +82,9 @@ function busySeconds(): number {
 }
 
 function sample({ functionsPid, postmasterPid }: Measured) {
-  const self = times("self")!;
   return {
     busy: busySeconds(),
-    bench: self.own,
-    client: self.children,
+    client: times("self")!.children,
     functions: functionsPid ? times(functionsPid)?.own ?? 0 : 0,
     postgres: postmasterPid ? postgresSeconds(postmasterPid) : 0,
   };
@@ -111,13 +106,12 @@ export function measureCpu(measured: Measured = {}): (requests: number) => CpuPe
     const end = sample(measured);
     const spent = (field: keyof typeof end) => end[field] - start[field];
     const perRequest = (seconds: number) => Math.round(seconds / Math.max(requests, 1) * 1e6);
-    const named = spent("functions") + spent("postgres") + spent("client") + spent("bench");
+    const named = spent("functions") + spent("postgres") + spent("client");
     return {
       total: perRequest(spent("busy")),
       ...(measured.functionsPid ? { functions: perRequest(spent("functions")) } : {}),
       ...(measured.postmasterPid ? { postgres: perRequest(spent("postgres")) } : {}),
       client: perRequest(spent("client")),
-      bench: perRequest(spent("bench")),
       other: perRequest(spent("busy") - named),
     };
   };

@@ -169,13 +169,12 @@ function cpuTable(rows: AppendRow[]): string[] {
     "",
     "| shape | concurrency | HTTP side: total | function process | PostgreSQL | wrk | other | pgbench side: total | PostgreSQL | pgbench | other | CPU ratio |",
     "| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |",
-    ...rows.map(({ shape, concurrency, cpu: { http, sql } }) =>
-      `| ${shape} | ${concurrency} | ${http.total} | ${shown(http.functions)} | ${shown(http.postgres)} | ` +
-      `${http.client} | ${http.other + http.bench} | ${sql.total} | ${shown(sql.postgres)} | ${sql.client} | ` +
-      `${sql.other + sql.bench + (sql.functions ?? 0)} | ${
-        Math.round(sql.total / Math.max(http.total, 1) * 100) / 100
-      } |`
-    ),
+    ...rows.map(({ shape, concurrency, cpu: { http, sql } }) => {
+      const ratio = Math.round(sql.total / Math.max(http.total, 1) * 100) / 100;
+      return `| ${shape} | ${concurrency} | ${http.total} | ${shown(http.functions)} | ${shown(http.postgres)} | ` +
+        `${http.client} | ${http.other} | ${sql.total} | ${shown(sql.postgres)} | ${sql.client} | ` +
+        `${sql.other + (sql.functions ?? 0)} | ${ratio} |`;
+    }),
   ];
 }
 

@@ -147,7 +147,6 @@ const medianCpu = (rounds: CpuPerRequest[]): CpuPerRequest => {
     ...(rounds[0]?.functions === undefined ? {} : { functions: of("functions") }),
     ...(rounds[0]?.postgres === undefined ? {} : { postgres: of("postgres") }),
     client: of("client"),
-    bench: of("bench"),
     other: of("other"),
   };
 };
