@@ -224,6 +224,85 @@ export type Database = {
           },
         ];
       };
+      chat_stream_chunks: {
+        Row: {
+          at_revision: number;
+          chunks: NonNullable<Json>;
+          created_at: string;
+          from_index: number;
+          message_id: string;
+        };
+        ComputedFields: never;
+        Insert: {
+          at_revision: number;
+          chunks: NonNullable<Json>;
+          created_at?: string;
+          from_index: number;
+          message_id: string;
+        };
+        Update: {
+          at_revision?: number;
+          chunks?: NonNullable<Json>;
+          created_at?: string;
+          from_index?: number;
+          message_id?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "chat_stream_chunks_message_id_fkey";
+            columns: ["message_id"];
+            isOneToOne: false;
+            referencedRelation: "chat_streams";
+            referencedColumns: ["message_id"];
+          },
+        ];
+      };
+      chat_streams: {
+        Row: {
+          chat_id: string;
+          closed_at: string | null;
+          created_at: string;
+          message_id: string;
+          next_index: number;
+          opened_revision: number;
+          run_id: string;
+        };
+        ComputedFields: never;
+        Insert: {
+          chat_id: string;
+          closed_at?: string | null;
+          created_at?: string;
+          message_id: string;
+          next_index?: number;
+          opened_revision: number;
+          run_id: string;
+        };
+        Update: {
+          chat_id?: string;
+          closed_at?: string | null;
+          created_at?: string;
+          message_id?: string;
+          next_index?: number;
+          opened_revision?: number;
+          run_id?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "chat_streams_chat_id_fkey";
+            columns: ["chat_id"];
+            isOneToOne: false;
+            referencedRelation: "chats";
+            referencedColumns: ["id"];
+          },
+          {
+            foreignKeyName: "chat_streams_run_id_fkey";
+            columns: ["run_id"];
+            isOneToOne: false;
+            referencedRelation: "workflow_runs";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
       chat_usage: {
         Row: {
           account_id: string;
@@ -850,12 +929,33 @@ export type Database = {
       [_ in never]: never;
     };
     Functions: {
-      append_message: { Args: { chat_id: string; message: Json }; Returns: Json };
+      append_chunks: {
+        Args: { chat_id: string; chunks: Json; from_index: number; message_id: string; runner_id: string };
+        Returns: Json;
+      };
+      append_message: { Args: { chat_id: string; message: Json; runner_id?: string }; Returns: Json };
       archive_chat: { Args: { archived: boolean; chat_id: string }; Returns: Json };
-      chat_changes: { Args: { after_revision?: number; chat_id: string; page_size?: number }; Returns: Json };
+      chat_changes: {
+        Args: {
+          after_chunk?: number;
+          after_revision?: number;
+          after_stream?: number;
+          chat_id: string;
+          chunk_limit?: number;
+          page_size?: number;
+        };
+        Returns: Json;
+      };
+      chat_positions: { Args: { chat_ids: (string)[] }; Returns: Json };
       chat_revisions: { Args: { chat_ids: (string)[] }; Returns: Json };
       claim_chats: {
-        Args: { chat_ids?: (string)[]; max_chats?: number; runner_id: string; stale_after?: string };
+        Args: {
+          chat_ids?: (string)[];
+          max_chats?: number;
+          runner_id: string;
+          stale_after?: string;
+          stream_keep?: string;
+        };
         Returns: Json;
       };
       create_chat: { Args: { id?: string; model_id?: string; session_id: string; title?: string }; Returns: Json };
@@ -898,7 +998,7 @@ export type Database = {
       pin_context: { Args: { chat_id: string; sources?: (string)[] }; Returns: Json };
       purge_archived: { Args: { batch_size?: number; older_than?: string }; Returns: Json };
       push_context: { Args: { replace?: boolean; resources: Json; session_id: string }; Returns: Json };
-      recover_stale_chats: { Args: { stale_after?: string }; Returns: Json };
+      recover_stale_chats: { Args: { stale_after?: string; stream_keep?: string }; Returns: Json };
       set_budget: {
         Args: { account_id: string; limit_cost_micros?: number; limit_total_tokens?: number };
         Returns: Json;

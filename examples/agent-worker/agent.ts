@@ -1,7 +1,8 @@
 // The agent of the example worker: one AI SDK `streamText` turn over a chat's history, with a tool and
-// two steps (call the tool, then answer). The model is the AI SDK's own mock (no network, no key):
-// deterministic text, streamed in chunks like a real provider's. Swap `mockModel()` for a real model
-// (e.g. a gateway model id) and nothing else changes.
+// two steps (call the tool, then answer), handed out as the SDK's UI message stream: the chunks the
+// worker forwards to followers and rebuilds the reply from. The model is the AI SDK's own mock (no
+// network, no key): deterministic text, streamed in chunks like a real provider's. Swap `mockModel()`
+// for a real model (e.g. a gateway model id) and nothing else changes.
 import {
   convertToModelMessages,
   type LanguageModelUsage,
@@ -10,6 +11,7 @@ import {
   streamText,
   tool,
   type UIMessage,
+  type UIMessageChunk,
 } from "ai";
 import { MockLanguageModelV3 } from "ai/test";
 import { z } from "zod";
@@ -87,48 +89,44 @@ export interface StepRecord {
   tool_call_count: number;
 }
 
+export interface Turn {
+  /** The reply as the SDK's UI message stream; its `start` chunk carries the reply's message id. */
+  chunks: AsyncIterable<UIMessageChunk>;
+  /**
+   * Step `n`'s record (0 for the first step). The SDK reports a step right after emitting its
+   * `finish-step` chunk, so a caller that has read that chunk gets the record without waiting long.
+   */
+  step(n: number): Promise<StepRecord>;
+  /** The errors the stream shows only as a masked text: its `error` chunks, a failed tool call's errorText. */
+  errors: unknown[];
+}
+
 /**
- * Runs one turn. After every step, `onStep` receives the assistant message so far (one UIMessage with
- * a stable id, rewritten in place step by step) and the step's timing, so the caller can persist
- * both before the next step starts.
+ * Starts one turn over the chat's history. The reply streams as UI message chunks under `messageId`;
+ * aborting `signal` ends the stream with an `abort` chunk.
  */
-export async function runTurn({ history, messageId, signal, chunkDelayMs, onStep }: {
+export async function startTurn({ history, messageId, signal, chunkDelayMs }: {
   history: UIMessage[];
   messageId: string;
   signal: AbortSignal;
   chunkDelayMs?: number;
-  onStep: (message: UIMessage, step: StepRecord) => Promise<void>;
-}): Promise<void> {
-  const message: UIMessage = { id: messageId, role: "assistant", parts: [] };
+}): Promise<Turn> {
+  const records: StepRecord[] = [];
+  const waiting = new Map<number, (record: StepRecord) => void>();
+  const errors: unknown[] = [];
   let stepStarted = new Date();
-  let stepNumber = 0;
-  const persisted: Promise<void>[] = [];
 
   const result = streamText({
     model: mockModel(chunkDelayMs),
-    messages: await convertToModelMessages(history),
+    // A stopped turn leaves a partial reply whose tool call may have no result: the model cannot take it.
+    messages: await convertToModelMessages(history, { ignoreIncompleteToolCalls: true }),
     tools,
     stopWhen: stepCountIs(2),
     abortSignal: signal,
-    onStepFinish: async (step) => {
-      message.parts.push({ type: "step-start" });
-      for (const part of step.content) {
-        if (part.type === "text") message.parts.push({ type: "text", text: part.text, state: "done" });
-        if (part.type === "tool-result") {
-          message.parts.push(
-            {
-              type: `tool-${part.toolName}` as "tool-readFile",
-              toolCallId: part.toolCallId,
-              state: "output-available",
-              input: part.input,
-              output: part.output,
-            } as UIMessage["parts"][number],
-          );
-        }
-      }
+    onStepFinish: (step) => {
       const finished = new Date();
       const record: StepRecord = {
-        step_number: ++stepNumber,
+        step_number: step.stepNumber + 1,
         started_at: stepStarted.toISOString(),
         finished_at: finished.toISOString(),
         finish_reason: step.finishReason,
@@ -139,13 +137,20 @@ export async function runTurn({ history, messageId, signal, chunkDelayMs, onStep
         tool_call_count: step.toolCalls.length,
       };
       stepStarted = finished;
-      const saved = onStep(structuredClone(message), record);
-      persisted.push(saved);
-      await saved;
+      records[step.stepNumber] = record;
+      waiting.get(step.stepNumber)?.(record);
     },
   });
-  await result.consumeStream({ onError: (error) => void persisted.push(Promise.reject(error)) });
-  await Promise.all(persisted);
-  if (signal.aborted) throw signal.reason ?? new Error("aborted");
-  if ((await result.steps).length === 0) throw new Error("the model produced no step");
+  return {
+    chunks: result.toUIMessageStream({
+      // Without originalMessages, this id goes into the start chunk (the SDK adds it as the stream passes).
+      generateMessageId: () => messageId,
+      onError: (error) => {
+        errors.push(error);
+        return "The agent failed.";
+      },
+    }),
+    step: (n) => records[n] ? Promise.resolve(records[n]) : new Promise((resolve) => waiting.set(n, resolve)),
+    errors,
+  };
 }

@@ -1,20 +1,23 @@
 // npm run worker: an example agent worker that runs the whole loop on the public API, with supabase-js
 // and the AI SDK. Wakes on pg_notify('chat_work') when it has a database URL to LISTEN on (the fast
 // path) and polls every second anyway; claims pending chats; reads each chat's history; streams the
-// turn, persisting the assistant message and logging each step; heartbeats every chat it holds;
-// honours stop; finishes the run. Start several: claims never overlap, and a chat whose worker dies
-// is recovered by another after STALE_AFTER.
+// turn's UI message chunks to followers (append-chunks), storing the reply rebuilt from them after
+// every step and at the end, and logging each step; heartbeats every chat it holds; honours stop;
+// finishes the run. Start several: claims never overlap, and a chat whose worker dies is recovered by
+// another after STALE_AFTER.
 //
 // Settings (environment): SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY (default: the local stack's),
 // WORKER_LISTEN_URL (a direct database URL for LISTEN; default the local stack's; "" to poll only),
-// RUNNER_ID, WORKER_CONCURRENCY (4), HEARTBEAT_MS (15000), MOCK_CHUNK_DELAY_MS (20).
-import { createClient, FunctionsHttpError } from "@supabase/supabase-js";
-import type { UIMessage } from "ai";
+// RUNNER_ID, WORKER_CONCURRENCY (4), HEARTBEAT_MS (15000), STREAM_FLUSH_MS (50: how long a chunk may
+// wait before its batch goes out), MOCK_CHUNK_DELAY_MS (20).
+import { createClient, FunctionsFetchError, FunctionsHttpError, FunctionsRelayError } from "@supabase/supabase-js";
+import type { UIMessage, UIMessageChunk } from "ai";
 import { hostname } from "node:os";
 import postgres from "postgres";
 import WebSocket from "ws";
+import { messageFromChunks } from "../../client/ui-messages.ts";
 import { apiKeys, apiUrl, databaseUrl } from "../../scripts/local-stack/config.ts";
-import { runTurn } from "./agent.ts";
+import { startTurn } from "./agent.ts";
 
 const env = process.env;
 const settings = {
@@ -24,6 +27,7 @@ const settings = {
   runnerId: env.RUNNER_ID ?? `worker-${hostname()}-${process.pid}`,
   concurrency: Number(env.WORKER_CONCURRENCY ?? 4),
   heartbeatMs: Number(env.HEARTBEAT_MS ?? 15_000),
+  flushMs: Number(env.STREAM_FLUSH_MS ?? 50),
   chunkDelayMs: Number(env.MOCK_CHUNK_DELAY_MS ?? 20),
 };
 
@@ -33,15 +37,32 @@ const supabase = createClient(settings.url, settings.serviceKey, {
   realtime: { transport: WebSocket as never },
 });
 
-/** Calls a function; throws with the API's JSON error on failure. */
+/** An error answer of the API (`{ error: { code, message, details? } }`), with its HTTP status. */
+class ApiError extends Error {
+  constructor(
+    name: string,
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(`${name}: ${code}: ${message}`);
+  }
+}
+
+/** Calls a function; throws an ApiError with the API's JSON error on failure. */
 async function call<T>(name: string, body?: unknown): Promise<T> {
   const { data, error } = await supabase.functions.invoke(name, {
     method: body === undefined ? "GET" : "POST",
     ...(body === undefined ? {} : { body: body as Record<string, unknown> }),
   });
   if (error instanceof FunctionsHttpError) {
-    const { error: detail } = await (error.context as Response).json();
-    throw new Error(`${name}: ${detail.code}: ${detail.message}`);
+    const response = error.context as Response;
+    // A gateway in front of the functions may answer a 5xx that is not the API's JSON.
+    const { error: detail } = await response.json().catch(() => ({
+      error: { code: "http", message: `HTTP ${response.status}` },
+    }));
+    throw new ApiError(name, response.status, detail.code, detail.message, detail.details);
   }
   if (error) throw error;
   return data as T;
@@ -59,6 +80,119 @@ interface Held {
 const held = new Map<string, Held>();
 const log = (fields: Record<string, unknown>) => console.log(JSON.stringify({ runner: settings.runnerId, ...fields }));
 
+/**
+ * Retries a call that failed on the way (the network, a 5xx such as a restarting database) for up to
+ * 30 s, so that a reply survives a database restart. Only for calls that are safe to repeat: a batch of
+ * chunks, a rewrite of the assistant message.
+ */
+async function retrying<T>(state: Held, attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (let delay = 100;; delay = Math.min(delay * 2, 2_000)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const transient = error instanceof FunctionsFetchError || error instanceof FunctionsRelayError ||
+        (error instanceof ApiError && error.status >= 500);
+      if (!transient || state.lost || Date.now() + delay > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/** A batch goes out once this many chunks wait, without waiting for STREAM_FLUSH_MS. */
+const batchAt = 64;
+/** append-chunks takes at most this many chunks a request. */
+const maxBatch = 500;
+
+/**
+ * A reply's chunks on their way to append-chunks: batched, one request in flight, every batch starting
+ * where the server says its copy of the stream ends. The server's answer also carries the user's stop.
+ */
+class ReplyStream {
+  /** Every chunk of the reply, kept: after a database crash the server may ask for all of them again. */
+  readonly chunks: UIMessageChunk[] = [];
+  /** How many of them the server holds (its `next`): the next batch starts there. */
+  accepted = 0;
+  /** Why forwarding failed for good: the turn is aborted and `flush` throws it. */
+  #failure: unknown;
+  #inFlight: Promise<void> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(readonly chatId: string, readonly messageId: string, readonly state: Held) {}
+
+  push(chunk: UIMessageChunk): void {
+    this.chunks.push(chunk);
+    this.#schedule();
+  }
+
+  /** Settles once the server holds every chunk pushed so far, or the chat is lost. */
+  async flush(): Promise<void> {
+    while (this.#failure === undefined && !this.state.lost && this.accepted < this.chunks.length) await this.#send();
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /** The reply as the chunks the server holds rebuild it: what its followers have seen. */
+  message(): Promise<UIMessage> {
+    return messageFromChunks(this.chunks.slice(0, this.accepted));
+  }
+
+  #schedule(): void {
+    if (this.#inFlight || this.#failure !== undefined || this.state.lost || this.accepted >= this.chunks.length) return;
+    if (this.chunks.length - this.accepted >= batchAt) void this.#send();
+    else this.#timer ??= setTimeout(() => void this.#send(), settings.flushMs);
+  }
+
+  #send(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    return this.#inFlight ??= this.#sendBatch()
+      .catch((error) => {
+        this.#failure = error;
+        this.state.abort.abort();
+      })
+      .finally(() => {
+        this.#inFlight = undefined;
+        this.#schedule();
+      });
+  }
+
+  async #sendBatch(): Promise<void> {
+    // A batch whose timer was set before the chat was lost.
+    if (this.state.lost) return;
+    const from = this.accepted;
+    const chunks = this.chunks.slice(from, from + maxBatch);
+    try {
+      const answer = await retrying(this.state, () =>
+        call<{ next: number; stop: boolean }>("append-chunks", {
+          chat_id: this.chatId,
+          runner_id: settings.runnerId,
+          message_id: this.messageId,
+          from,
+          chunks,
+        }));
+      this.accepted = answer.next;
+      if (answer.stop && !this.state.stopped) {
+        // The SDK answers the abort with an `abort` chunk: it goes out in the last batch.
+        this.state.stopped = true;
+        this.state.abort.abort();
+      }
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 409) throw error;
+      if (error.code === "not_held" || error.code === "stream_closed") {
+        this.state.lost = true;
+        this.state.abort.abort();
+        return;
+      }
+      const next = (error.details as { next?: number } | undefined)?.next;
+      // A gap or a conflict: resend from where the server's copy ends (0 if a database crash lost it).
+      if ((error.code !== "chunk_gap" && error.code !== "chunk_conflict") || next === undefined || next === from) {
+        throw error;
+      }
+      this.accepted = next;
+    }
+  }
+}
+
 /** The chat's whole history, oldest first, paging back from the newest message. */
 async function history(chatId: string): Promise<UIMessage[]> {
   const messages: UIMessage[] = [];
@@ -73,25 +207,58 @@ async function history(chatId: string): Promise<UIMessage[]> {
   }
 }
 
+/**
+ * Runs one turn: streams the reply's chunks to followers and stores the reply after every step and at
+ * the end, each time exactly as the chunks the server holds rebuild it (after a stop: the partial
+ * reply followers saw). Returns early once the chat is lost; throws when the agent failed.
+ */
+async function streamTurn(chatId: string, runId: string, state: Held): Promise<void> {
+  const messageId = `${runId}-reply`;
+  const turn = await startTurn({
+    history: await history(chatId),
+    messageId,
+    signal: state.abort.signal,
+    chunkDelayMs: settings.chunkDelayMs,
+  });
+  const reply = new ReplyStream(chatId, messageId, state);
+  const store = async () => {
+    await reply.flush();
+    if (state.lost) return false;
+    const message = await reply.message();
+    const body = { chat_id: chatId, runner_id: settings.runnerId, message };
+    await retrying(state, () => call("append-message", body)).catch((error) => {
+      if (!(error instanceof ApiError && error.code === "not_held")) throw error;
+      state.lost = true;
+    });
+    return !state.lost;
+  };
+  let steps = 0;
+  for await (const chunk of turn.chunks) {
+    if (state.lost) return;
+    reply.push(chunk);
+    if (chunk.type === "finish-step") {
+      if (!await store()) return;
+      await call("log-workflow-step", { run: { id: runId, chat_id: chatId }, steps: [await turn.step(steps++)] });
+    }
+  }
+  if (!await store()) return;
+  // The stream's error chunks carry a masked text; the log gets the errors themselves.
+  if (reply.chunks.some((chunk) => chunk.type === "error")) {
+    throw new Error(`the agent failed: ${turn.errors.map(String).join("; ")}`);
+  }
+}
+
 async function work({ chat, run }: Claim) {
   const state: Held = { abort: new AbortController(), stopped: false, lost: false };
   held.set(chat.id, state);
   log({ claimed: chat.id, run: run.id });
-  let status: "completed" | "aborted" | "failed" = "completed";
+  let status: "completed" | "aborted" | "failed";
   try {
-    await runTurn({
-      history: await history(chat.id),
-      messageId: `${run.id}-reply`,
-      signal: state.abort.signal,
-      chunkDelayMs: settings.chunkDelayMs,
-      onStep: async (message, step) => {
-        await call("append-message", { chat_id: chat.id, message });
-        await call("log-workflow-step", { run: { id: run.id, chat_id: chat.id }, steps: [step] });
-      },
-    });
+    await streamTurn(chat.id, run.id, state);
+    status = state.stopped ? "aborted" : "completed";
   } catch (error) {
     status = state.stopped ? "aborted" : "failed";
-    if (!state.abort.signal.aborted) log({ chat: chat.id, failed: String(error) });
+    if (!state.lost) log({ chat: chat.id, failed: String(error) });
   } finally {
     held.delete(chat.id);
   }

@@ -82,6 +82,8 @@ export const config = Object.freeze({
   followListenUrl: url("FOLLOW_LISTEN_DB_URL", databaseUrl, ["postgres:", "postgresql:"])!,
   /** How long one follow-chat stream lasts before `event: end` (under the hosted 150 s wall clock). */
   followMaxSeconds: wholeNumber("FOLLOW_MAX_SECONDS", 120, 1, 3600),
+  /** A live stream is deleted this long after it closed (a reader that comes later reads the stored message). */
+  streamKeepSeconds: wholeNumber("STREAM_KEEP_SECONDS", 300, 1, 86_400),
   /** claim-chats recovers a chat whose worker has not heartbeated for this long. */
   staleAfter: duration("STALE_AFTER", "90s"),
   /** The HS256 secret; the CLI's local default only when SUPABASE_URL is local. */

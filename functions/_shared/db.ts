@@ -21,6 +21,7 @@ const reads: ReadonlySet<keyof Functions> = new Set<keyof Functions>([
   "get_messages",
   "chat_changes",
   "chat_revisions",
+  "chat_positions",
   "get_usage",
   "get_context",
   "follow_chats",

@@ -33,6 +33,8 @@ export interface GetOperation<Schema extends z.ZodObject> extends Common {
   query: Schema;
   /** Also take the token from an `access_token` parameter (never logged), for EventSource. */
   acceptsAccessToken?: boolean;
+  /** Parameters in the URL's path: the pattern's named groups join the query string's (no match: 404). */
+  path?: RegExp;
   run(query: z.infer<Schema>, caller: Caller, request: Request): Promise<Answer>;
 }
 
@@ -45,7 +47,7 @@ export function operation(op: PostOperation<z.ZodType> | GetOperation<z.ZodObjec
   const cors = corsHeaders(method);
   const allow = { Allow: `${method}, OPTIONS` };
   const input = op.method === "GET"
-    ? (request: Request) => Promise.resolve(readQuery(request, op.query))
+    ? (request: Request) => Promise.resolve(readQuery(request, op.query, op.path))
     : async (request: Request) => validate(op.request, await readJsonBody(request, op.maxBodyBytes), "the body");
   const run = op.run as (input: unknown, caller: Caller, request: Request) => Promise<Answer>;
   const queryToken = (request: Request) =>
@@ -101,11 +103,15 @@ function validate<Schema extends z.ZodType>(schema: Schema, value: unknown, wher
   throw new HttpError(400, "invalid_request", message, details);
 }
 
-/** The query string as an object of strings, checked against `schema`. */
-function readQuery(request: Request, schema: z.ZodObject): unknown {
+/** The query string (and the path's parameters) as an object of strings, checked against `schema`. */
+function readQuery(request: Request, schema: z.ZodObject, path?: RegExp): unknown {
+  const url = new URL(request.url);
+  const inPath = path ? path.exec(url.pathname)?.groups : {};
+  if (!inPath) throw new HttpError(404, "not_found", `nothing is served at ${url.pathname}`);
   const query: Record<string, string> = {};
+  for (const [name, value] of Object.entries(inPath)) query[name] = decodePathPart(value);
   const repeated = new Set<string>(), unknown = new Set<string>();
-  for (const [name, value] of new URL(request.url).searchParams) {
+  for (const [name, value] of url.searchParams) {
     if (name in query) repeated.add(name);
     if (!(name in schema.shape)) unknown.add(name);
     query[name] = value;
@@ -124,6 +130,14 @@ function readQuery(request: Request, schema: z.ZodObject): unknown {
   return validate(schema, query, "the query string");
 }
 
+function decodePathPart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new HttpError(400, "invalid_request", "the path has a malformed percent-encoding");
+  }
+}
+
 /** `response` with `headers` added; a copy when its headers cannot change (a fetched response, say). */
 function withHeaders(response: Response, headers: Record<string, string>): Response {
   try {
@@ -134,4 +148,22 @@ function withHeaders(response: Response, headers: Record<string, string>): Respo
     for (const [name, value] of Object.entries(headers)) copy.headers.set(name, value);
     return copy;
   }
+}
+
+/**
+ * One function served on several methods (the chat endpoint: POST a message, GET its stream): the
+ * preflight allows them all, and each request goes to its method's operation.
+ */
+export function byMethod(handlers: Partial<Record<Method, Handler>>): Handler {
+  const methods = Object.keys(handlers).join(", ");
+  const cors = { ...corsHeaders("GET"), "Access-Control-Allow-Methods": `${methods}, OPTIONS` };
+  return (request) => {
+    if (request.method === "OPTIONS") return Promise.resolve(new Response(null, { status: 204, headers: cors }));
+    const handler = handlers[request.method as Method];
+    if (handler) return handler(request);
+    const allow = { Allow: `${methods}, OPTIONS` };
+    return Promise.resolve(
+      errorResponse(new HttpError(405, "method_not_allowed", `use ${methods}`, undefined, allow), cors),
+    );
+  };
 }

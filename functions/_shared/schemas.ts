@@ -58,7 +58,8 @@ function jsonProblem(value: unknown, path: (string | number)[] = [], depth = 0):
 }
 type Problem = { path: (string | number)[]; message: string };
 
-function refineJson(value: unknown, ctx: z.RefinementCtx) {
+/** Refuses what jsonb cannot store (NUL, lone surrogates, numbers out of range, nesting past 64). */
+export function refineJson(value: unknown, ctx: z.RefinementCtx) {
   const problem = jsonProblem(value);
   if (problem) ctx.addIssue({ code: "custom", ...problem });
 }
@@ -148,7 +149,12 @@ export const uiMessage = z.looseObject({
   metadata: json.optional(),
 }).superRefine(refineJson);
 
-export const appendMessageRequest = z.strictObject({ chat_id: id, message: uiMessage });
+export const appendMessageRequest = z.strictObject({
+  chat_id: id,
+  message: uiMessage,
+  /** A worker's name: then the chat must be held by it (409 not_held otherwise). */
+  runner_id: id.optional(),
+});
 export type AppendMessageRequest = z.infer<typeof appendMessageRequest>;
 export type UIMessage = AppendMessageRequest["message"];
 
@@ -399,8 +405,8 @@ export const getMessagesQuery = z.strictObject({
 
 export const followChatQuery = z.strictObject({
   chat_id: id,
-  /** The last revision the client has; the Last-Event-ID header wins over it. */
-  after: count(0).optional(),
+  /** The last event id the client has (a revision, or <revision>.<stream>.<chunk>); Last-Event-ID wins. */
+  after: z.string().max(60).optional(),
   /** For the browser's EventSource, which cannot send an Authorization header. */
   access_token: z.string().max(8192).optional(),
 });
@@ -468,10 +474,6 @@ export const getMessagesResponse = z.object({
   has_more: z.boolean(),
 });
 export type GetMessagesResponse = z.infer<typeof getMessagesResponse>;
-
-/** What the follow stream reads: the messages changed after a revision, and the chat. */
-export const chatChanges = getMessagesResponse;
-export type ChatChanges = GetMessagesResponse;
 
 // ---------------------------------------------------------------------------------------------
 // Context resources: push-context, pin-context, get-context

@@ -3,6 +3,7 @@
 // with created: false); assistant messages are replaced in place once per agent step.
 // 201 when the message is new, 200 otherwise; the response carries the message's seq. A user message
 // to a chat the agent is working on waits in its queue: 202 { queued: true, position } (429 past 20).
+// A worker sends its runner_id: a runner that no longer holds the chat gets 409 not_held.
 import type { Json } from "../../types/database.ts";
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
@@ -15,6 +16,7 @@ Deno.serve(operation({
     const { created, queued, json } = await rpc(caller, "append_message", {
       chat_id: body.chat_id,
       message: body.message as Json,
+      runner_id: body.runner_id,
     });
     return { status: queued ? 202 : created ? 201 : 200, json };
   },

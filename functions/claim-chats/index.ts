@@ -1,7 +1,8 @@
 // POST /functions/v1/claim-chats (service role) { runner_id, limit? (1..20), chat_ids? }
 // Recovers chats whose worker stopped heartbeating (older than STALE_AFTER), then hands this runner
 // the oldest pending chats (or those of chat_ids that are pending), each held by a new workflow run:
-// { claims: [{ chat, run }] }, empty when there is nothing to do.
+// { claims: [{ chat, run }] }, empty when there is nothing to do. Also deletes live streams closed more
+// than STREAM_KEEP_SECONDS ago.
 import { config } from "../_shared/config.ts";
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
@@ -17,6 +18,7 @@ Deno.serve(operation({
       max_chats: body.limit,
       chat_ids: body.chat_ids,
       stale_after: `${config.staleAfter.ms} milliseconds`,
+      stream_keep: `${config.streamKeepSeconds} seconds`,
     });
     return { status: 200, json };
   },

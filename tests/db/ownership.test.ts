@@ -61,6 +61,8 @@ it("every policy below the account and its sessions uses them, and none spells t
     "chat_messages",
     "chat_queued_messages",
     "chat_reads",
+    "chat_stream_chunks",
+    "chat_streams",
     "chats",
     "session_context_resources",
     "workflow_run_steps",

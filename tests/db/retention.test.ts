@@ -208,6 +208,11 @@ async function fullyPopulatedChat(accountId: string, sessionId: string) {
   });
   await makeStep(sql, run.id, 1);
   await makeStep(sql, run.id, 2);
+  const streamed = id("reply");
+  await sql`insert into chat_streams (message_id, chat_id, run_id, opened_revision, next_index, closed_at)
+            values (${streamed}, ${chat.id}, ${run.id}, 0, 2, now())`;
+  await sql`insert into chat_stream_chunks (message_id, from_index, at_revision, chunks)
+            values (${streamed}, 0, 0, ${sql.json([{ type: "start", messageId: streamed }, { type: "finish" }])})`;
   const queuedId = id("q");
   await sql`insert into chat_queued_messages (id, chat_id, message, position)
             values (${queuedId}, ${chat.id}, ${sql.json({ id: queuedId, role: "user", parts: [] })}, 1)`;

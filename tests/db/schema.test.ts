@@ -11,6 +11,8 @@ const tables = [
   "chat_messages",
   "chat_queued_messages",
   "chat_reads",
+  "chat_streams",
+  "chat_stream_chunks",
   "chat_context_resources",
   "session_context_resources",
   "workflow_runs",
@@ -93,7 +95,7 @@ describe("the schema", () => {
         join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum
        where c.contype = 'f' and c.connamespace = 'public'::regnamespace
        group by c.oid, c.conrelid, c.confdeltype, c.conkey`;
-    expect(fks.length).toBe(18);
+    expect(fks.length).toBe(21);
     for (const fk of fks) {
       expect(fk.confdeltype, `${fk.tbl}(${fk.cols})`).toBe("c");
       expect(fk.indexed, `${fk.tbl}(${fk.cols}) has no index`).toBe(true);

@@ -33,8 +33,10 @@ const specifiers = (source: string) =>
 describe("functions/", () => {
   it("has the API's functions, each an index.ts that calls Deno.serve", () => {
     expect(names.sort()).toEqual([
+      "append-chunks",
       "append-message",
       "archive-chat",
+      "chat",
       "claim-chats",
       "create-chat",
       "follow-chat",

@@ -67,9 +67,9 @@ describe("the migrations applied one by one, each followed by its fixture", () =
       accounts: 5,
       sessions: 6,
       chats: 11,
-      messages: 25,
+      messages: 27,
       reads: 8,
-      runs: 10,
+      runs: 12,
       steps: 11,
       queued: 2,
     });
@@ -181,7 +181,7 @@ describe("the migrations applied one by one, each followed by its fixture", () =
         from chats c where id in ('fx-chat-erin-2', 'fx-chat-alice-3', 'fx-chat-bob-2', 'fx-chat-carol-2') order by id`;
     expect(chats).toEqual([
       { id: "fx-chat-alice-3", status: "stopping", runner_id: "fx-worker-1", last_error: null, queued: 2 },
-      { id: "fx-chat-bob-2", status: "pending", runner_id: null, last_error: null, queued: 0 },
+      { id: "fx-chat-bob-2", status: "running", runner_id: "fx-worker-3", last_error: null, queued: 0 },
       { id: "fx-chat-carol-2", status: "error", runner_id: null, last_error: "turn failed", queued: 0 },
       { id: "fx-chat-erin-2", status: "running", runner_id: "unknown", last_error: null, queued: 0 },
     ]);
@@ -194,5 +194,22 @@ describe("the migrations applied one by one, each followed by its fixture", () =
     expect(erin).toEqual({ status: "pending", last_error: "lease expired" });
     const [run] = await sql`select status from workflow_runs where id = 'fx-run-erin-streaming'`;
     expect(run.status).toBe("failed");
+  });
+
+  it("live streams: a finished turn's stream was closed by end_turn; a stale turn's stream is closed by its recovery", async () => {
+    const streams = await sql`
+      select s.message_id, s.next_index, s.closed_at is not null as closed,
+             (select jsonb_agg(e.chunk order by k.from_index, e.n) from chat_stream_chunks k
+                cross join jsonb_array_elements(k.chunks) with ordinality e(chunk, n)
+               where k.message_id = s.message_id) as chunks
+        from chat_streams s where s.chat_id = 'fx-chat-bob-2' order by s.opened_revision`;
+    expect(streams.map((s) => [s.message_id, s.next_index, s.closed])).toEqual([
+      ["fx-msg-bob-2-ls1", 8, true],
+      // Recovered by the test above (its lease was 0 seconds old): an error, then abort.
+      ["fx-msg-bob-2-ls3", 5, true],
+    ]);
+    expect(streams[0].chunks[4]).toEqual({ type: "text-delta", id: "t", delta: 'builds "fine" \\o/' });
+    expect(streams[0].chunks.at(-1)).toEqual({ type: "finish" });
+    expect(streams[1].chunks.slice(3).map((c: { type: string }) => c.type)).toEqual(["error", "abort"]);
   });
 });

@@ -52,6 +52,8 @@ function codeBlocks(markdown: string): Block[] {
 const languages: Record<string, { runs: boolean; flags: string[] }> = {
   sh: { runs: true, flags: ["setup", "expect-error", "stream"] },
   ts: { runs: true, flags: ["setup"] },
+  // React components: type-checked (strict, against the installed @ai-sdk/react and react), not run.
+  tsx: { runs: false, flags: [] },
   text: { runs: false, flags: [] },
   json: { runs: false, flags: [] },
 };
@@ -111,7 +113,10 @@ async function runShellSetup(): Promise<NodeJS.ProcessEnv> {
   return env;
 }
 
-const tsFile = (block: Block) => localize(`${tsSetup.code}\n// README.md:${block.line}\n${block.code}`);
+/** The example as a file of its own: the setup first, and the project's client helpers imported from the project. */
+const tsFile = (block: Block) =>
+  localize(`${tsSetup.code}\n// README.md:${block.line}\n${block.code}`)
+    .replaceAll('from "./client/', `from "${projectRoot}/client/`);
 
 beforeAll(async () => {
   stack = await throwawayStack();
@@ -147,7 +152,38 @@ it("the TypeScript examples typecheck (strict)", async () => {
   const options = ["--noEmit", "--strict", "--skipLibCheck", "--target", "es2022", "--module", "nodenext"];
   const result = await run(
     tsc,
-    [...options, "--moduleResolution", "nodenext", "--types", "node", ...files],
+    [...options, "--moduleResolution", "nodenext", "--types", "node", "--allowImportingTsExtensions", ...files],
+    process.env,
+  );
+  expect(result.code, result.output).toBe(0);
+});
+
+it("the React examples typecheck (strict) against the installed @ai-sdk/react", async () => {
+  const components = blocks.filter((block) => block.lang === "tsx");
+  expect(components.length).toBeGreaterThan(0);
+  const dir = path.join(workDir, "typecheck-tsx");
+  await mkdir(dir);
+  const files = [];
+  for (const block of components) {
+    const file = path.join(dir, `readme-${block.line}.tsx`);
+    await writeFile(file, block.code);
+    files.push(file);
+  }
+  const options = ["--noEmit", "--strict", "--skipLibCheck", "--target", "es2022", "--module", "esnext"];
+  const result = await run(
+    path.join(projectRoot, "node_modules/.bin/tsc"),
+    [
+      ...options,
+      "--moduleResolution",
+      "bundler",
+      "--jsx",
+      "react-jsx",
+      "--lib",
+      "es2022,dom",
+      "--types",
+      "react",
+      ...files,
+    ],
     process.env,
   );
   expect(result.code, result.output).toBe(0);

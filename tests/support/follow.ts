@@ -3,10 +3,15 @@
 import { EventSourceParserStream } from "eventsource-parser/stream";
 import type { ChatSummary, MessageSummary } from "../../functions/_shared/schemas.ts";
 
+/** An event as received: `id` is its revision (NaN for a cursor with a stream position), `cursor` the id as sent. */
 export type FollowEvent =
-  | { event: "message"; id: number; data: MessageSummary }
-  | { event: "chat"; id: number; data: ChatSummary }
-  | { event: "end"; id: undefined; data: { reason: string; revision: number } };
+  & { cursor: string | undefined }
+  & (
+    | { event: "message"; id: number; data: MessageSummary }
+    | { event: "chat"; id: number; data: ChatSummary }
+    | { event: "chunk"; id: number; data: { message_id: string; index: number; chunk: { type: string } } }
+    | { event: "end"; id: undefined; data: { reason: string; revision: number; cursor: string } }
+  );
 
 export interface Follower {
   status: number;
@@ -57,6 +62,7 @@ export async function follow(
         if (message.id !== undefined) last = message.id;
         events.push({
           event: message.event as FollowEvent["event"],
+          cursor: message.id,
           id: message.id === undefined ? undefined : Number(message.id),
           data: JSON.parse(message.data),
         } as FollowEvent);
