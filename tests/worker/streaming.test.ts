@@ -10,7 +10,7 @@ import { uiMessageChunk } from "../../functions/_shared/ui-message-chunk.ts";
 import { projectRoot } from "../../scripts/local-stack/config.ts";
 import { type ThrowawayStack, throwawayStack } from "../../scripts/local-stack/throwaway.ts";
 import { follow, type Follower } from "../support/follow.ts";
-import { clientWith, invoke, uid, userJwt } from "../support/functions.ts";
+import { clientWith, invoke, serviceRoleKey, uid, userJwt } from "../support/functions.ts";
 
 let stack: ThrowawayStack;
 beforeAll(async () => {
@@ -156,6 +156,51 @@ describe("the chat endpoint with the AI SDK's DefaultChatTransport", () => {
     await until(() => chatRow(chat.chatId), (row) => row.status === "idle");
     expect((await stored(chat))[1]).toEqual(reply.message);
     expect(await chat.transport.reconnectToStream({ chatId: chat.chatId })).toBeNull();
+  });
+
+  it("a message sent while the agent is busy is queued: the response waits for its turn, then streams its reply", async () => {
+    startWorker({ MOCK_CHUNK_DELAY_MS: "40" });
+    const chat = await newChat();
+    await invoke(chat.client, "append-message", { chat_id: chat.chatId, message: userMessage("first") });
+    await until(() => chatRow(chat.chatId), (row) => row.status === "running");
+    const second = userMessage("second question");
+    const stream = await chat.transport.sendMessages({
+      chatId: chat.chatId,
+      messages: [second],
+      trigger: "submit-message",
+      messageId: undefined,
+      abortSignal: undefined,
+    });
+    expect((await stack.sql`select 1 from chat_queued_messages where id = ${second.id}`).length).toBe(1);
+    const reply = await readReply(stream);
+    expect(textOf(reply.message)).toBe('I read the file. Answer to "second question": done.');
+    await until(() => chatRow(chat.chatId), (row) => row.status === "idle");
+    const messages = await stored(chat);
+    expect(messages.map((m) => m.id).slice(2, 4)).toEqual([second.id, reply.message!.id]);
+    expect(messages[3]).toEqual(reply.message);
+  });
+
+  it("a turn that cannot start (the account went over its budget) ends the response with an error chunk", async () => {
+    // No worker: the claim below is the only one, made once the response is waiting.
+    const chat = await newChat();
+    const stream = await chat.transport.sendMessages({
+      chatId: chat.chatId,
+      messages: [userMessage()],
+      trigger: "submit-message",
+      messageId: undefined,
+      abortSignal: undefined,
+    });
+    const reading = readReply(stream);
+    const [owner] = await stack.sql`
+      select s.account_id from sessions s join chats c on c.session_id = s.id where c.id = ${chat.chatId}`;
+    await stack.sql`insert into account_budgets (account_id, limit_cost_micros) values (${owner.account_id}, 0)`;
+    const { body } = await invoke(clientWith(serviceRoleKey, stack.apiUrl), "claim-chats", {
+      runner_id: "budget-test",
+      chat_ids: [chat.chatId],
+    });
+    expect(body).toEqual({ claims: [] });
+    const reply = await reading;
+    expect(reply.chunks).toEqual([{ type: "error", errorText: "the agent did not answer: budget_exceeded" }]);
   });
 
   it("answers a preflight and puts Access-Control-Allow-Origin on every answer, 204 and errors included", async () => {
