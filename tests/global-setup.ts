@@ -52,6 +52,8 @@ export default async function setup(project: TestProject) {
     // The functions log in as their own role; the tests look at what they wrote as postgres.
     SUPABASE_DB_URL: functionsDatabaseUrl(functionsDbUrl.toString()),
     SUPABASE_JWKS: JSON.stringify({ keys: [publicJwk] }),
+    // The fan-out tests follow one chat 200 times as one user; the cap has its own test (follow-limits).
+    FOLLOW_MAX_STREAMS_PER_ACCOUNT: "10000",
   }, (line) => log.write(line + "\n"));
 
   project.provide("clusterUrl", cluster.url);

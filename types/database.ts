@@ -952,6 +952,7 @@ export type Database = {
         Args: {
           chat_ids?: (string)[];
           max_chats?: number;
+          model_ids?: (string)[];
           runner_id: string;
           stale_after?: string;
           stream_keep?: string;
@@ -989,6 +990,7 @@ export type Database = {
           finished_at?: string;
           model_id?: string;
           run_id: string;
+          runner_id?: string;
           started_at?: string;
           steps?: Json;
         };

@@ -8,7 +8,8 @@
 //
 // Settings (environment): SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY (default: the local stack's),
 // WORKER_LISTEN_URL (a direct database URL for LISTEN; default the local stack's; "" to poll only),
-// RUNNER_ID, WORKER_CONCURRENCY (4), HEARTBEAT_MS (15000), STREAM_FLUSH_MS (50: how long a chunk may
+// RUNNER_ID, WORKER_MODELS (",demo-model,mock-agent": the models whose chats it takes, empty for a chat
+// without a model), WORKER_CONCURRENCY (4), HEARTBEAT_MS (15000), STREAM_FLUSH_MS (50: how long a chunk may
 // wait before its batch goes out), MOCK_CHUNK_DELAY_MS (20).
 import { createClient, FunctionsFetchError, FunctionsHttpError, FunctionsRelayError } from "@supabase/supabase-js";
 import type { UIMessage, UIMessageChunk } from "ai";
@@ -29,6 +30,9 @@ const settings = {
   heartbeatMs: Number(env.HEARTBEAT_MS ?? 15_000),
   flushMs: Number(env.STREAM_FLUSH_MS ?? 50),
   chunkDelayMs: Number(env.MOCK_CHUNK_DELAY_MS ?? 20),
+  // The models this worker runs (its mock stands in for each): chats of other models are other workers'.
+  // An empty name is a chat without a model.
+  models: (env.WORKER_MODELS ?? ",demo-model,mock-agent").split(",").map((model) => model.trim() || null),
 };
 
 const supabase = createClient(settings.url, settings.serviceKey, {
@@ -238,7 +242,11 @@ async function streamTurn(chatId: string, runId: string, state: Held): Promise<v
     reply.push(chunk);
     if (chunk.type === "finish-step") {
       if (!await store()) return;
-      await call("log-workflow-step", { run: { id: runId, chat_id: chatId }, steps: [await turn.step(steps++)] });
+      await call("log-workflow-step", {
+        run: { id: runId, chat_id: chatId },
+        runner_id: settings.runnerId,
+        steps: [await turn.step(steps++)],
+      });
     }
   }
   if (!await store()) return;
@@ -305,6 +313,7 @@ async function claim(chatIds?: string[]) {
     const { claims } = await call<{ claims: Claim[] }>("claim-chats", {
       runner_id: settings.runnerId,
       limit,
+      models: settings.models,
       ...(chatIds ? { chat_ids: chatIds } : {}),
     });
     for (const claimed of claims) void work(claimed).catch((error) => log({ error: String(error) }));

@@ -50,7 +50,9 @@ const jwtShape = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 export async function authenticate(request: Request, queryToken?: string | null): Promise<Caller> {
   const header = request.headers.get("authorization");
   const token = header !== null ? /^Bearer (\S+)$/.exec(header)?.[1] : queryToken ?? undefined;
-  if (!token || !jwtShape.test(token)) throw unauthorized("send Authorization: Bearer <JWT>");
+  if (header === null && !queryToken) throw unauthorized("send Authorization: Bearer <JWT>");
+  if (!token) throw unauthorized("the Authorization header must be Bearer <JWT>, with one space between");
+  if (!jwtShape.test(token)) throw unauthorized("the token is not a JWT: three base64url parts separated by dots");
 
   const known = verified.get(token);
   if (known && known.until > Date.now()) return known.caller;
@@ -75,8 +77,13 @@ async function verify(token: string): Promise<Caller> {
     );
     claims = payload;
   } catch (error) {
-    const reason = error instanceof errors.JWTExpired ? "the token has expired" : "the token is not valid";
-    throw unauthorized(reason);
+    throw unauthorized(
+      error instanceof errors.JWTExpired
+        ? "the token has expired"
+        : error instanceof errors.JWTClaimValidationFailed && error.claim === "exp"
+        ? "the token has no expiry (exp): tokens must expire"
+        : "the token is not valid: its signature, algorithm or claims were refused",
+    );
   }
 
   if (claims.role === "service_role") return { role: "service_role", accountId: null, claims };

@@ -17,6 +17,7 @@ import postgres from "postgres";
 import type { Caller } from "./auth.ts";
 import { type Cursor, type Position, take } from "./chat-events.ts";
 import { rpc } from "./db.ts";
+import { HttpError } from "./http.ts";
 import type { ChatChanges } from "./stream-schemas.ts";
 
 export type { ChatChanges };
@@ -27,7 +28,8 @@ export interface Batch {
   changes: ChatChanges;
 }
 
-type Listener = (batch: Batch) => void;
+/** A batch, or "gone": the chat was deleted. */
+type Listener = (batch: Batch | "gone") => void;
 
 /** What the latest hint or poll said a chat has: its revision and its latest stream's length. */
 interface Announced {
@@ -101,12 +103,10 @@ export class ChatFeed {
     this.start();
     let chat = this.chats.get(chatId);
     if (!chat) {
-      chat = {
-        listeners: new Set(),
-        registered: this.register([chatId]),
-        announced: { revision: 0 },
-        reading: false,
-      };
+      // Registered, then asked once where it stands: a change between the follower's first read and
+      // the registration was not announced.
+      const registered = this.register([chatId]).then(() => this.poll([chatId]));
+      chat = { listeners: new Set(), registered, announced: { revision: 0 }, reading: false };
       this.chats.set(chatId, chat);
     }
     chat.listeners.add(listener);
@@ -192,24 +192,34 @@ export class ChatFeed {
     );
   }
 
-  private async poll() {
-    if (this.chats.size === 0) return;
-    void this.register([...this.chats.keys()]);
+  /** Where the followed chats stand (all of them, every second; or the named ones): reads what is new. */
+  private async poll(chatIds?: string[]) {
+    const asked = chatIds ?? [...this.chats.keys()];
+    if (asked.length === 0) return;
+    if (!chatIds) void this.register(asked);
     try {
-      const { json } = await rpc(serviceRole, "chat_positions", {
-        chat_ids: [...this.chats.keys()],
-      });
+      const { json } = await rpc(serviceRole, "chat_positions", { chat_ids: asked });
       const positions = JSON.parse(json) as Record<string, { revision: number; stream: number; chunks: number }>;
-      for (const [chatId, { revision, stream, chunks }] of Object.entries(positions)) {
-        this.heard(chatId, {
-          revision,
-          stream: stream ?? undefined,
-          chunks: chunks ?? undefined,
-        });
+      for (const chatId of asked) {
+        const at = positions[chatId];
+        if (!at) this.gone(chatId);
+        else {this.heard(chatId, {
+            revision: at.revision,
+            stream: at.stream ?? undefined,
+            chunks: at.chunks ?? undefined,
+          });}
       }
     } catch {
       // The database is away: the next tick tries again, and followers keep their positions.
     }
+  }
+
+  /** The chat was deleted: its followers end, and it is no longer followed. */
+  private gone(chatId: string) {
+    const chat = this.chats.get(chatId);
+    if (!chat) return;
+    this.chats.delete(chatId);
+    for (const listener of chat.listeners) listener("gone");
   }
 
   /** Reads a chat's changes after what this process has read, once, for all its followers. */
@@ -227,8 +237,9 @@ export class ChatFeed {
         // A short page: read on at once, whatever the hints said.
         more = changes.has_more || changes.chunks_more;
       }
-    } catch {
-      // Leave `announced` ahead: the next hint or poll reads again.
+    } catch (error) {
+      if (error instanceof HttpError && error.status === 404) this.gone(chatId);
+      // Otherwise leave `announced` ahead: the next hint or poll reads again.
     } finally {
       chat.reading = false;
     }

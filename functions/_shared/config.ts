@@ -80,6 +80,8 @@ export const config = Object.freeze({
    * pooler does not carry LISTEN; without it, followers still get every change from the 1 s poll).
    */
   followListenUrl: url("FOLLOW_LISTEN_DB_URL", databaseUrl, ["postgres:", "postgresql:"])!,
+  /** Open streams (follow-chat, the chat endpoint) one account may hold in one function process; then 429. */
+  followMaxStreamsPerAccount: wholeNumber("FOLLOW_MAX_STREAMS_PER_ACCOUNT", 100, 1, 100_000),
   /** How long one follow-chat stream lasts before `event: end` (under the hosted 150 s wall clock). */
   followMaxSeconds: wholeNumber("FOLLOW_MAX_SECONDS", 120, 1, 3600),
   /** A live stream is deleted this long after it closed (a reader that comes later reads the stored message). */

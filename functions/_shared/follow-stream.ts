@@ -33,6 +33,8 @@ const encoder = new TextEncoder();
 const pingMs = 15_000;
 /** Queued bytes a follower may fall behind by before it is cut off (it reconnects and catches up). */
 const maxBacklogBytes = 4 << 20;
+/** How long a follower cut off for falling behind has to read what is queued before it is dropped. */
+const drainGraceMs = 5_000;
 
 // One timer pings every open stream, so idle followers cost no timer each.
 const pingers = new Set<() => void>();
@@ -112,6 +114,9 @@ export function followStream({ follower, maxSeconds }: { follower: Follower; max
           cleanup();
           controller.enqueue(encoder.encode(`event: end\ndata: ${JSON.stringify(data)}\n\n`));
           controller.close();
+          // A follower that stopped reading will not read its end either: what it left queued is
+          // dropped (the connection is cut) once it has had time to drain.
+          if (reason === "slow_consumer") setTimeout(() => controller.error(new Error("slow consumer")), drainGraceMs);
         };
 
         send("retry: 1000\n\n");
@@ -119,7 +124,7 @@ export function followStream({ follower, maxSeconds }: { follower: Follower; max
         endTimer = setTimeout(() => end("max_duration"), maxSeconds * 1000);
         follower.start(
           (event) => send(frame(event)),
-          () => end("error"),
+          (reason) => end(reason),
         );
       },
       cancel() {

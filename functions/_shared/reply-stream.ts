@@ -85,15 +85,9 @@ export function replyStream({
 
       stopPing = onPing(() => send(": keep-alive\n\n"));
       endTimer = setTimeout(() => end(false), maxSeconds * 1000);
-      follower.start(onEvent, () => {
-        send(
-          `data: ${
-            JSON.stringify({
-              type: "error",
-              errorText: "the stream could not be read; reconnect",
-            })
-          }\n\n`,
-        );
+      follower.start(onEvent, (reason) => {
+        const errorText = reason === "gone" ? "the chat is gone" : "the stream could not be read; reconnect";
+        send(`data: ${JSON.stringify({ type: "error", errorText })}\n\n`);
         end(false);
       });
     },

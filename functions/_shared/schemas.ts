@@ -149,6 +149,19 @@ export const uiMessage = z.looseObject({
   metadata: json.optional(),
 }).superRefine(refineJson);
 
+/** A message as every read and append-message return it (private.message_summary in SQL). */
+export const messageSummary = z.object({
+  id: z.string(),
+  role: z.enum(["user", "assistant"]),
+  seq: z.number().int(),
+  revision: z.number().int(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  /** The UIMessage exactly as it was appended. */
+  message: uiMessage,
+});
+export type MessageSummary = z.infer<typeof messageSummary>;
+
 export const appendMessageRequest = z.strictObject({
   chat_id: id,
   message: uiMessage,
@@ -160,8 +173,8 @@ export type UIMessage = AppendMessageRequest["message"];
 
 export const appendMessageResponse = z.union([
   z.strictObject({
-    /** The stored row; `seq` is the message's place in the chat. */
-    message: rowOf("chat_messages"),
+    /** The message as every read shows it; `seq` is its place in the chat. */
+    message: messageSummary,
     /** false for a retried user message (status 200) and for a rewritten assistant message. */
     created: z.boolean(),
   }),
@@ -274,6 +287,8 @@ export const workflowStep = z.strictObject({
 export const logWorkflowStepRequest = z.strictObject({
   /** started_at creates the run; it may be left out for a run that exists (a claimed one). */
   run: z.strictObject({ id, chat_id: id, model_id: text(255).optional(), started_at: timestamp.optional() }),
+  /** The worker holding the chat: steps into a chat a runner holds must name it (409 not_held otherwise). */
+  runner_id: id.optional(),
   steps: z.array(workflowStep).max(1000).optional(),
   finish: z.strictObject({
     status: z.enum(["completed", "aborted", "failed"]),
@@ -355,7 +370,7 @@ export const usageQuery = z.strictObject({
   /** Service role only (and required for it): whose usage. */
   account_id: uuid.optional(),
 }).refine((query) => !query.from || !query.to || query.from <= query.to, {
-  message: "from must not be after to",
+  message: "must not be after to",
   path: ["from"],
 });
 
@@ -436,19 +451,6 @@ export const chatSummary = z.object({
   updated_at: z.string(),
 });
 export type ChatSummary = z.infer<typeof chatSummary>;
-
-/** A message as pages and the follow stream return it (private.message_summary in SQL). */
-export const messageSummary = z.object({
-  id: z.string(),
-  role: z.enum(["user", "assistant"]),
-  seq: z.number().int(),
-  revision: z.number().int(),
-  created_at: z.string(),
-  updated_at: z.string(),
-  /** The UIMessage exactly as it was appended. */
-  message: uiMessage,
-});
-export type MessageSummary = z.infer<typeof messageSummary>;
 
 const nextCursor = z.string().nullable();
 
@@ -556,6 +558,8 @@ export const claimChatsRequest = z.strictObject({
   limit: z.int().min(1).max(20).optional(),
   /** Only these chats, if pending (a worker woken for one chat claims that chat). */
   chat_ids: chatIds.optional(),
+  /** Only chats of these models (null: a chat without a model): a worker takes the chats of the models it runs. */
+  models: z.array(text(255).min(1).nullable()).min(1).max(100).optional(),
 });
 export type ClaimChatsRequest = z.infer<typeof claimChatsRequest>;
 

@@ -104,6 +104,8 @@ export const chunkBatch = z.strictObject({
 
 /** The messages changed after a revision, the chat, and the chunks of its streams after a position. */
 export const chatChanges = getMessagesResponse.extend({
+  /** The chat's owner: a follow process reads as the service role, and ends followers it no longer belongs to. */
+  account_id: z.string(),
   /** The stream position the read started from: [stream, chunk]. */
   position: z.tuple([z.int(), z.int()]),
   streams: z.array(streamSummary),

@@ -59,8 +59,9 @@ function size(issue: { origin: string; inclusive?: boolean }, limit: unknown, mo
 export function explain(issue: Issue): string | undefined {
   switch (issue.code) {
     case "invalid_type":
+      // zod calls a present-but-anything field "nonoptional": it must be there, whatever its value.
       return issue.input === undefined
-        ? `is required: send ${types[issue.expected] ?? issue.expected}`
+        ? `is required: send ${issue.expected === "nonoptional" ? "it" : types[issue.expected] ?? issue.expected}`
         : `must be ${types[issue.expected] ?? issue.expected}, not ${describe(issue.input)}`;
     case "unrecognized_keys": {
       const shape = (issue.inst as { _zod?: { def?: { shape?: object } } } | undefined)?._zod?.def?.shape;
@@ -69,8 +70,10 @@ export function explain(issue: Issue): string | undefined {
         ? `has an unknown field ${quoted(issue.keys)}: remove it${accepted}`
         : `has unknown fields ${quoted(issue.keys)}: remove them${accepted}`;
     }
-    case "invalid_value":
-      return issue.values.length === 1 ? `must be ${quoted(issue.values)}` : `must be one of ${quoted(issue.values)}`;
+    case "invalid_value": {
+      const allowed = issue.values.length === 1 ? quoted(issue.values) : `one of ${quoted(issue.values)}`;
+      return issue.input === undefined ? `is required: send ${allowed}` : `must be ${allowed}`;
+    }
     case "invalid_format":
       return formats[issue.format] ?? `must be a valid ${issue.format}`;
     case "too_big":

@@ -1,4 +1,4 @@
-// POST /functions/v1/claim-chats (service role) { runner_id, limit? (1..20), chat_ids? }
+// POST /functions/v1/claim-chats (service role) { runner_id, limit? (1..20), chat_ids?, models? }
 // Recovers chats whose worker stopped heartbeating (older than STALE_AFTER), then hands this runner
 // the oldest pending chats (or those of chat_ids that are pending), each held by a new workflow run:
 // { claims: [{ chat, run }] }, empty when there is nothing to do. Also deletes live streams closed more
@@ -19,6 +19,8 @@ Deno.serve(operation({
       chat_ids: body.chat_ids,
       stale_after: `${config.staleAfter.ms} milliseconds`,
       stream_keep: `${config.streamKeepSeconds} seconds`,
+      // A chat without a model is '' in SQL's list.
+      model_ids: body.models?.map((model) => model ?? ""),
     });
     return { status: 200, json };
   },

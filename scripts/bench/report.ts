@@ -5,6 +5,7 @@ import { type TriggerRow, triggerSection } from "./append-triggers.ts";
 import { type FollowResults, followSection } from "./follow.ts";
 import { type ReadsResults, readsSection } from "./reads.ts";
 import { type RunControlResults, runControlSection } from "./run-control.ts";
+import { type StreamingResults, streamingSection } from "./streaming.ts";
 import type { CpuPerRequest } from "./cpu.ts";
 import type { LoadResult } from "./tools.ts";
 
@@ -41,6 +42,7 @@ export interface Results {
   reads?: ReadsResults;
   follow?: FollowResults;
   runControl?: RunControlResults;
+  streaming?: StreamingResults;
   startup?: { cold: number[]; warm: number[]; dbReset: number[] };
 }
 
@@ -325,6 +327,7 @@ export async function writeReport(dir: string, r: Results): Promise<void> {
   if (r.reads) lines.push(...readsSection(r.reads));
   if (r.follow) lines.push(...followSection(r.follow));
   if (r.runControl) lines.push(...runControlSection(r.runControl));
+  if (r.streaming) lines.push(...streamingSection(r.streaming, r.machine.cpus, r.settings.seconds));
   const startup = r.startup;
   if (startup) {
     lines.push(

@@ -6,7 +6,8 @@
 //
 // Settings (environment): BENCH_SECONDS per load run (4), BENCH_ROUNDS per configuration (3; medians
 // are reported), BENCH_SIZES for the scaling workload (1000,100000,1000000; reads page the smallest
-// and the largest), BENCH_FOLLOWERS for the fan-out (1,50,200), BENCH_QUICK=1 for a short smoke run.
+// and the largest), BENCH_FOLLOWERS for the fan-out (1,50,200), BENCH_STREAM_TURNS for the live streams'
+// fan-out (1,10,20,50), BENCH_QUICK=1 for a short smoke run.
 // BENCH_PARTS picks parts (comma-separated, from `allParts`; default all): a run of some parts writes
 // its report to a temporary folder, so docs/ always holds a full run. BENCH_DATABASE_URL +
 // BENCH_API_URL run the parts that leave the data alone against a stack you started.
@@ -33,6 +34,23 @@ import { writeReport } from "./report.ts";
 import { claimMedian, claimThroughput, type RunControlResults, timeToFirstClaim } from "./run-control.ts";
 import { measureAt, plans, type ScalePoint, seedMessages, seedScaleAccount } from "./scaling.ts";
 import { measureStartup } from "./startup.ts";
+import {
+  setStreamTables,
+  settleChats,
+  stopToIdle,
+  storageMedian,
+  type StorageRun,
+  storageRun,
+  storageVariants,
+  streamFanOut,
+  streamFanOutMedian,
+  type StreamingResults,
+  timeToFirstToken,
+  type Write,
+  writeCost,
+  type WriteRun,
+  writeRunMedian,
+} from "./streaming.ts";
 import { ensureTools, type LoadResult, median, wrk } from "./tools.ts";
 
 const quick = process.env.BENCH_QUICK === "1";
@@ -43,14 +61,27 @@ const levels = [1, 4, 16, 64];
 const shapes: Shape[] = ["a", "b"];
 const followerCounts = (process.env.BENCH_FOLLOWERS ?? "1,50,200").split(",").map(Number);
 const claimWorkers = [1, 4, 16];
+const streamTurns = (process.env.BENCH_STREAM_TURNS ?? (quick ? "1,10" : "1,10,20,50")).split(",").map(Number);
+const writes: Write[] = ["append-chunks", "append-message"];
 const external = process.env.BENCH_DATABASE_URL && process.env.BENCH_API_URL;
-const allParts = ["append", "triggers", "others", "scaling", "reads", "follow", "run-control", "startup"] as const;
+const allParts = [
+  "append",
+  "triggers",
+  "others",
+  "scaling",
+  "reads",
+  "follow",
+  "run-control",
+  "streaming",
+  "startup",
+] as const;
 const parts = new Set(process.env.BENCH_PARTS?.split(",") ?? allParts);
 for (const part of parts) {
   if (!(allParts as readonly string[]).includes(part)) throw new Error(`BENCH_PARTS: no part ${part}`);
 }
 // Parts that rebuild tables, change the server's settings or create databases: only on the benchmark's own cluster.
-if (external) { for (const part of ["triggers", "scaling", "reads", "startup"]) parts.delete(part); }
+// Streaming also settles every chat and starts workers of its own, which would compete with a stack's own workers.
+if (external) { for (const part of ["triggers", "scaling", "reads", "streaming", "startup"]) parts.delete(part); }
 const wanted = (part: typeof allParts[number]) => parts.has(part);
 // The CPU-bound pass changes the server's configuration: only on the benchmark's own cluster.
 const commitModes: CommitMode[] = external ? ["durable"] : ["durable", "cpu-bound"];
@@ -81,7 +112,10 @@ ensureTools();
 // Other work on the machine distorts every figure: sample the load while measuring, and report it.
 const loadSamples: number[] = [];
 const loadSampler = setInterval(() => loadSamples.push(os.loadavg()[0]), 10_000);
-const stack = external ? undefined : await throwawayStack({}, { keepLogs: false });
+// The followers of the fan-outs belong to a few accounts: lift the per-account limit on open streams.
+const stack = external ? undefined : await throwawayStack({ FOLLOW_MAX_STREAMS_PER_ACCOUNT: "2000" }, {
+  keepLogs: false,
+});
 const bench: Bench = {
   sql: stack?.sql ?? connect(process.env.BENCH_DATABASE_URL!, { max: 4 }),
   databaseUrl: stack?.databaseUrl ?? process.env.BENCH_DATABASE_URL!,
@@ -95,6 +129,9 @@ const steps = 1 + (wanted("append") ? commitModes.length * shapes.length * level
   (wanted("scaling") ? sizes.length * 2 : 0) + (wanted("reads") ? 1 + rounds : 0) +
   (wanted("follow") ? followerCounts.length * rounds + 1 : 0) +
   (wanted("run-control") ? claimWorkers.length * rounds + 1 : 0) +
+  (wanted("streaming")
+    ? (streamTurns.length + commitModes.length * (writes.length + storageVariants.length)) * rounds + 2
+    : 0) +
   1;
 const bar = new SingleBar({
   format: "bench [{bar}] {value}/{total} {stage}",
@@ -338,6 +375,73 @@ try {
     step("time to first claim");
   }
 
+  // Workload 9: live streams (scripts/bench/streaming.ts). The write costs and the storage runs are
+  // interleaved round by round, durable and CPU-bound within each round, as the append part is.
+  let streaming: StreamingResults | undefined;
+  if (wanted("streaming")) {
+    await settleChats(bench.sql);
+    const fanOut = await interleaved(
+      streamTurns,
+      (turns, round) => `append-chunks fan-out, ${turns} turns, round ${round + 1}`,
+      (turns, round) => streamFanOut(bench, turns, `t${turns}-r${round}`),
+    );
+    const writeRuns: (WriteRun & { mode: CommitMode })[] = [];
+    const storageRuns: (StorageRun & { mode: CommitMode })[] = [];
+    for (let round = 0; round < rounds; round++) {
+      for (const mode of commitModes) {
+        await setCommitMode(bench.sql, mode);
+        const label = `${mode === "durable" ? "d" : "c"}${round}`;
+        // Each round starts with the other write, so that neither always runs first.
+        for (const write of round % 2 ? [...writes].reverse() : writes) {
+          bar.update({ stage: `${write} CPU per request, ${mode}, round ${round + 1}` });
+          writeRuns.push({ mode, ...await writeCost(bench, write, label) });
+          step(write);
+        }
+        for (const variant of storageVariants) {
+          bar.update({
+            stage: `append_chunks via pgbench, ${variant.tables}, ${variant.chunksPerCall} a call, ${mode}, ` +
+              `round ${round + 1}`,
+          });
+          const name = `${label}-${variant.tables[0]}${variant.chunksPerCall}`;
+          storageRuns.push({ mode, ...await storageRun(bench, variant, name) });
+          step("append_chunks via pgbench");
+        }
+      }
+    }
+    await setStreamTables(bench.sql, "unlogged");
+    await setCommitMode(bench.sql, "durable");
+    await settleChats(bench.sql);
+    bar.update({ stage: "time to first token (the example worker)" });
+    const firstToken = await timeToFirstToken(bench, 30);
+    step("time to first token");
+    bar.update({ stage: "stop to idle (the example worker)" });
+    const stopped = await stopToIdle(bench, 20);
+    step("stop to idle");
+    streaming = {
+      fanOut: fanOut.map(streamFanOutMedian),
+      writeCost: commitModes.map((mode) => {
+        const of = (write: Write) => writeRunMedian(writeRuns.filter((r) => r.mode === mode && r.write === write));
+        const [chunks, message] = [of("append-chunks"), of("append-message")];
+        return {
+          mode,
+          chunks,
+          message,
+          ratio: Math.round((chunks.cpu.postgres ?? 0) / Math.max(message.cpu.postgres ?? 0, 1) * 100) / 100,
+        };
+      }),
+      storage: commitModes.flatMap((mode) =>
+        storageVariants.map((v) => ({
+          mode,
+          ...storageMedian(
+            storageRuns.filter((r) => r.mode === mode && r.tables === v.tables && r.chunksPerCall === v.chunksPerCall),
+          ),
+        }))
+      ),
+      firstToken,
+      stopToIdle: stopped,
+    };
+  }
+
   // Workload 5: start-up.
   bar.update({ stage: "start-up times" });
   await stack?.stop();
@@ -354,7 +458,7 @@ try {
       memoryGiB: Math.round(os.totalmem() / 2 ** 30),
       load: { median: median(loadSamples), max: Math.max(...loadSamples) },
     },
-    settings: { seconds, rounds, sizes, levels, quick, parts: [...parts], followerCounts, claimWorkers },
+    settings: { seconds, rounds, sizes, levels, quick, parts: [...parts], followerCounts, claimWorkers, streamTurns },
     append,
     appendCpuBound,
     triggers: triggerRuns.length ? triggerRows(triggerRuns) : undefined,
@@ -363,6 +467,7 @@ try {
     reads,
     follow,
     runControl,
+    streaming,
     startup,
   };
   const everything = process.env.BENCH_PARTS === undefined;
@@ -377,6 +482,18 @@ try {
           `${a.sql.rps} tx/s straight to PostgreSQL, ratio ${a.ratio}; p99 ${a.http.p99} ms; errors ${a.http.errors}`,
       );
     }
+  }
+  for (const x of streaming?.fanOut ?? []) {
+    console.log(
+      `streaming ${
+        String(x.turns).padStart(2)
+      } turns: emit to receipt p50 ${x.latency.p50} / p99 ${x.latency.p99} ms, ` +
+        `${x.batchesPerSecond} of ${x.offeredPerSecond} batches/s, lost ${x.lost}, duplicated ${x.duplicated}, ` +
+        `out of order ${x.outOfOrder}, cores busy ${x.cores.total}`,
+    );
+  }
+  for (const x of streaming?.writeCost ?? []) {
+    console.log(`streaming ${x.mode}: a batch costs PostgreSQL ${x.ratio} of an append-message`);
   }
 } finally {
   clearInterval(loadSampler);

@@ -183,7 +183,7 @@ describe("claim, heartbeat, finish", () => {
     await claim("w1", chatId);
     const steps = [{ step_number: 1, started_at: new Date().toISOString(), finished_at: new Date().toISOString() }];
     const logged = await asService(
-      "public.log_workflow_step($1, $2, steps => $3::jsonb)",
+      "public.log_workflow_step($1, $2, steps => $3::jsonb, runner_id => 'w1')",
       await runOf(chatId),
       chatId,
       steps,

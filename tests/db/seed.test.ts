@@ -16,3 +16,16 @@ it("seeds one demo account, session and chat that the demo user can read", async
              (select count(*) from chat_messages)::int as messages`)[0]);
   expect(counts).toEqual({ sessions: 1, chats: 1, messages: 2 });
 });
+
+it("seeds through the API's rules: the chat is idle, knows when the agent last spoke, and is unread", async () => {
+  await seed(sql);
+  const [chat] = await asUser(
+    sql,
+    demoAccountId,
+    (tx) =>
+      tx`select c.status, (c.last_assistant_message_at is not null) as answered,
+              (private.chat_summary(c) ->> 'has_unread')::boolean as unread
+         from chats c where c.id = 'demo-chat'`,
+  );
+  expect(chat).toEqual({ status: "idle", answered: true, unread: true });
+});

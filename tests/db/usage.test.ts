@@ -29,9 +29,10 @@ interface Step {
   finished_at: string;
   [column: string]: unknown;
 }
+// Steps into a held chat name its holder, as a worker does (these tests are about usage, not leases).
 const log = (runId: string, chatId: string, steps: Step[], model: string | null = null) =>
   asService(
-    "public.log_workflow_step($1, $2, $3::timestamptz, $4, $5::jsonb)",
+    "public.log_workflow_step($1, $2, $3::timestamptz, $4, $5::jsonb, runner_id => (select runner_id from public.chats where id = $2))",
     runId,
     chatId,
     steps[0]?.started_at ?? new Date().toISOString(),
@@ -452,7 +453,11 @@ describe("budgets", () => {
 
     expect((await failure(say(accountId, chatId, "queued-too-late")))?.code).toBe("PT402");
     expect(await count("chat_queued_messages", chatId)).toBe(1);
-    const reply = await asService("public.append_message($1, $2::jsonb)", chatId, uiMessage("reply", "assistant"));
+    const reply = await asService(
+      "public.append_message($1, $2::jsonb, 'w1')",
+      chatId,
+      uiMessage("reply", "assistant"),
+    );
     expect(reply.created).toBe(true);
 
     // Finishing the turn promotes the message queued in time (it was checked then); the next claim

@@ -1,6 +1,6 @@
 // append-message through the real Deno server, called with supabase-js.
 import { describe, expect, it } from "vitest";
-import { invoke, newUser, storedRow, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
+import { invoke, newUser, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
 import { uiMessage } from "../support/factories.ts";
 
 const sql = useFunctionsDatabase();
@@ -14,12 +14,15 @@ describe("user messages", () => {
     };
     const { status, body } = await invoke(user.client, "append-message", { chat_id: user.chatId, message });
     expect(status).toBe(201);
-    expect(body).toMatchObject({ created: true, message: { id: message.id, seq: 1, parts: message } });
+    expect(body).toMatchObject({ created: true, message: { id: message.id, seq: 1, message } });
     const [chat] = await sql`select title from chats where id = ${user.chatId}`;
     expect(chat.title).toBe("Please refactor the parser so that it streams");
     const [row] = await sql`select parts from chat_messages where id = ${message.id}`;
     expect(row.parts).toEqual(message);
-    expect(body.message).toEqual(await storedRow(sql, "chat_messages", message.id));
+    // The message as every read shows it (get-messages, follow-chat).
+    const [summary] =
+      await sql`select private.message_summary(m) as message from chat_messages m where id = ${message.id}`;
+    expect(body.message).toEqual(summary.message);
   });
 
   it("are written once: a retry returns the stored row with created: false (200), unchanged", async () => {
@@ -31,7 +34,7 @@ describe("user messages", () => {
       message: { ...message, parts: [{ type: "text", text: "edited" }] },
     });
     expect(retry.status).toBe(200);
-    expect(retry.body).toMatchObject({ created: false, message: { id: message.id, seq: 1, parts: message } });
+    expect(retry.body).toMatchObject({ created: false, message: { id: message.id, seq: 1, message } });
     const [{ n }] = await sql`select count(*)::int as n from chat_messages where id = ${message.id}`;
     expect(n).toBe(1);
   });

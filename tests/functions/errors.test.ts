@@ -10,6 +10,7 @@ import {
   newUser,
   post,
   serviceRoleKey,
+  signJwt,
   uid,
   useFunctionsDatabase,
   userWithChat,
@@ -182,7 +183,8 @@ describe("400 messages name the field and what to send", () => {
         details: [
           { path: "chat_id", message: "must be a string, not 1" },
           { path: "message.id", message: "is required: send a string" },
-          { path: "message.role", message: 'must be one of "user", "assistant"' },
+          // Missing, so said to be required (with what to send), not to be "one of".
+          { path: "message.role", message: 'is required: send one of "user", "assistant"' },
           { path: "message.parts", message: "is required: send an array" },
           { path: "", message: expect.stringMatching(/^has an unknown field "x"/) },
         ],
@@ -201,6 +203,21 @@ describe("401: who is calling", () => {
       expectError(response, 401);
     }
     expect(await messagesIn(chatId)).toBe(0);
+  });
+
+  it("says what is wrong with a token: no header, no Bearer, not a JWT, no expiry", async () => {
+    const { accountId, chatId } = await userWithChat();
+    const noExpiry = await signJwt({ sub: accountId, role: "authenticated", aud: "authenticated" });
+    const cases: [Record<string, string> | undefined, string][] = [
+      [undefined, "send Authorization: Bearer <JWT>"],
+      [{ Authorization: `Token ${noExpiry}` }, "the Authorization header must be Bearer <JWT>, with one space between"],
+      [{ Authorization: "Bearer not-a-jwt" }, "the token is not a JWT: three base64url parts separated by dots"],
+      [{ Authorization: `Bearer ${noExpiry}` }, "the token has no expiry (exp): tokens must expire"],
+    ];
+    for (const [headers, message] of cases) {
+      const response = await post("append-message", { headers, body: appendBody(chatId) });
+      expect(response.body, message).toMatchObject({ error: { code: "unauthorized", message } });
+    }
   });
 
   it("accepts asymmetric (ES256) user tokens from the project's JWKS, and refuses the public key used as an HMAC secret", async () => {

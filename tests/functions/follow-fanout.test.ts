@@ -10,7 +10,8 @@ import { clientWith, invoke, uid, userJwt } from "../support/functions.ts";
 
 let stack: ThrowawayStack;
 beforeAll(async () => {
-  stack = await throwawayStack({ FOLLOW_MAX_SECONDS: "60" });
+  // One user follows one chat 200 times here; the per-account cap has its own test (follow-limits).
+  stack = await throwawayStack({ FOLLOW_MAX_SECONDS: "60", FOLLOW_MAX_STREAMS_PER_ACCOUNT: "10000" });
 });
 afterAll(() => stack?.stop());
 

@@ -167,7 +167,7 @@ const hostileCases: Record<string, fc.Arbitrary<HostileCase>> = {
     fn: "append-message",
     body: { chat_id: chat.id, message },
     status: chat.own ? 201 : 404,
-    echo: { message: { id: message.id, chat_id: chat.id, role: message.role, parts: message }, created: true },
+    echo: { message: { id: message.id, role: message.role, message }, created: true },
   })),
 
   "mark-read": reference(() => user.chatId).map((chat) => ({

@@ -67,10 +67,10 @@ describe("the migrations applied one by one, each followed by its fixture", () =
       accounts: 5,
       sessions: 6,
       chats: 11,
-      messages: 27,
+      messages: 28,
       reads: 8,
       runs: 12,
-      steps: 11,
+      steps: 12,
       queued: 2,
     });
   });
@@ -148,7 +148,7 @@ describe("the migrations applied one by one, each followed by its fixture", () =
           tx.json({ id: "fx-msg-alice-1-5", role: "user", parts: [{ type: "text", text: "Ship it." }] })
         }) as result`,
     );
-    expect(result).toMatchObject({ created: true, message: { chat_id: "fx-chat-alice-1", seq: 5 } });
+    expect(result).toMatchObject({ created: true, message: { id: "fx-msg-alice-1-5", seq: 5 } });
 
     const seen = await asUser(sql, "da7e0000-0000-4000-8000-000000000004", async (tx) => ({
       chats: (await tx`select id from chats order by id`).map((r) => r.id),

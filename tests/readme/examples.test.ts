@@ -12,7 +12,7 @@
 // exit non-zero and print the API's JSON error. A block fenced ```sh stream follows an event stream,
 // which never ends by itself: it must stop curl with --max-time, exit 0 or 28 (curl's "timed out")
 // and print at least one `event: chat`. The TypeScript blocks must also pass a strict tsc.
-import { execFile } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -190,11 +190,27 @@ it("the React examples typecheck (strict) against the installed @ai-sdk/react", 
 });
 
 for (const pass of [1, 2]) {
-  describe(pass === 1 ? "first run" : "second run (a retry of the first)", () => {
+  // The second run has the example worker running, as the README's three-terminal flow leaves it: the
+  // examples must not depend on whether one runs.
+  describe(pass === 1 ? "first run" : "second run (a retry of the first), with npm run worker running", () => {
     let env: NodeJS.ProcessEnv;
+    let worker: ChildProcess | undefined;
     beforeAll(async () => {
       env = await runShellSetup();
+      if (pass === 2) {
+        worker = spawn(process.execPath, ["--import", "tsx", "examples/agent-worker/worker.ts"], {
+          cwd: projectRoot,
+          env: {
+            ...process.env,
+            SUPABASE_URL: stack.apiUrl,
+            WORKER_LISTEN_URL: stack.databaseUrl,
+            HEARTBEAT_MS: "300",
+          },
+          stdio: "ignore",
+        });
+      }
     });
+    afterAll(() => void worker?.kill("SIGKILL"));
 
     for (const block of examples) {
       const name = `${block.heading}: README.md:${block.line} (${[block.lang, ...block.flags].join(" ")})`;
@@ -226,5 +242,13 @@ for (const pass of [1, 2]) {
         }
       });
     }
+
+    it("leaves every chat idle: nothing for a worker started later to answer", async () => {
+      const busy = () => stack.sql`select id, status from chats where status <> 'idle' order by id`;
+      for (let waited = 0; (await busy()).length > 0 && waited < 15_000; waited += 100) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(await busy()).toEqual([]);
+    });
   });
 }
