@@ -45,8 +45,8 @@ it("npm run purge calls purge_archived until more is false and prints each batch
   expect(await remaining([kept])).toBe(1);
 });
 
-it("the README's pg_cron job purges everything in batches, committing each", async () => {
-  const readme = readFileSync(path.join(projectRoot, "README.md"), "utf8");
+it("the documented pg_cron job purges everything in batches, committing each", async () => {
+  const readme = readFileSync(path.join(projectRoot, "docs/api.md"), "utf8");
   const job = /\$job\$\n([\s\S]*?)\n\s*\$job\$/.exec(readme)?.[1];
   expect(job, "the README's cron.schedule block").toContain("public.purge_archived('30 days', 100)");
 

@@ -1,4 +1,5 @@
-// The README's examples run as written. Every ```sh and ```ts block in README.md runs (blocks fenced
+// The documentation's examples run as written. Every ```sh and ```ts block in README.md and in the
+// documents under docs/ that `documents` lists runs (blocks fenced
 // in another language, such as ```text, do not) against a throwaway stack seeded with
 // supabase/seed.sql, with the stack's port put in place of 54321. Two blocks are the setup rather than
 // examples: the shell setup (```sh setup) runs once per pass and every example gets the environment
@@ -22,16 +23,18 @@ import { seed } from "../../scripts/local-stack/database.ts";
 import { type ThrowawayStack, throwawayStack } from "../../scripts/local-stack/throwaway.ts";
 
 interface Block {
+  /** The document it is in. */
+  file: string;
   lang: string;
   flags: string[];
   code: string;
-  /** Line of the opening fence in README.md. */
+  /** Line of the opening fence in its document. */
   line: number;
   heading: string;
 }
 
 /** Fenced code blocks (fences at the start of a line), with the heading they stand under. */
-function codeBlocks(markdown: string): Block[] {
+function codeBlocks(file: string, markdown: string): Block[] {
   const lines = markdown.split("\n");
   const blocks: Block[] = [];
   let heading = "";
@@ -42,8 +45,8 @@ function codeBlocks(markdown: string): Block[] {
     const [lang = "", ...flags] = fence[1].trim().split(/\s+/).filter(Boolean);
     const line = i + 1, body: string[] = [];
     while (++i < lines.length && !/^```\s*$/.test(lines[i])) body.push(lines[i]);
-    if (i === lines.length) throw new Error(`README.md:${line}: the code block is never closed`);
-    blocks.push({ lang, flags, code: body.join("\n") + "\n", line, heading });
+    if (i === lines.length) throw new Error(`${file}:${line}: the code block is never closed`);
+    blocks.push({ file, lang, flags, code: body.join("\n") + "\n", line, heading });
   }
   return blocks;
 }
@@ -58,11 +61,22 @@ const languages: Record<string, { runs: boolean; flags: string[] }> = {
   json: { runs: false, flags: [] },
 };
 
-const blocks = codeBlocks(readFileSync(path.join(projectRoot, "README.md"), "utf8"));
+/** The documents whose examples run, in the order a reader meets them. */
+const documents = [
+  "README.md",
+  "docs/api.md",
+  "docs/run-control.md",
+  "docs/streaming.md",
+  "docs/architecture.md",
+  "docs/operations.md",
+];
+const blocks = documents.flatMap((file) => codeBlocks(file, readFileSync(path.join(projectRoot, file), "utf8")));
 const isSetup = (block: Block) => block.flags.includes("setup");
 const setupOf = (lang: string) => {
   const found = blocks.filter((block) => block.lang === lang && isSetup(block));
-  if (found.length !== 1) throw new Error(`README.md needs exactly one \`\`\`${lang} setup block, has ${found.length}`);
+  if (found.length !== 1) {
+    throw new Error(`the documents need exactly one \`\`\`${lang} setup block, have ${found.length}`);
+  }
   return found[0];
 };
 const shSetup = setupOf("sh"), tsSetup = setupOf("ts");
@@ -115,7 +129,7 @@ async function runShellSetup(): Promise<NodeJS.ProcessEnv> {
 
 /** The example as a file of its own: the setup first, and the project's client helpers imported from the project. */
 const tsFile = (block: Block) =>
-  localize(`${tsSetup.code}\n// README.md:${block.line}\n${block.code}`)
+  localize(`${tsSetup.code}\n// ${block.file}:${block.line}\n${block.code}`)
     .replaceAll('from "./client/', `from "${projectRoot}/client/`);
 
 beforeAll(async () => {
@@ -133,7 +147,7 @@ afterAll(async () => {
 it("every code block names a known language and flags, and there are examples to run", () => {
   const unknown = blocks
     .filter(({ lang, flags }) => !languages[lang] || flags.some((flag) => !languages[lang].flags.includes(flag)))
-    .map(({ lang, flags, line }) => `README.md:${line}: \`\`\`${[lang, ...flags].join(" ")}`);
+    .map(({ file, lang, flags, line }) => `${file}:${line}: \`\`\`${[lang, ...flags].join(" ")}`);
   expect(unknown, `fence languages: ${Object.keys(languages).join(", ")}`).toEqual([]);
   expect(examples.filter((block) => block.lang === "sh").length).toBeGreaterThan(0);
   expect(examples.filter((block) => block.lang === "ts").length).toBeGreaterThan(0);
@@ -144,7 +158,7 @@ it("the TypeScript examples typecheck (strict)", async () => {
   await mkdir(dir);
   const files = [];
   for (const block of examples.filter((example) => example.lang === "ts")) {
-    const file = path.join(dir, `readme-${block.line}.mts`);
+    const file = path.join(dir, `${path.basename(block.file, ".md")}-${block.line}.mts`);
     await writeFile(file, tsFile(block));
     files.push(file);
   }
@@ -165,7 +179,7 @@ it("the React examples typecheck (strict) against the installed @ai-sdk/react", 
   await mkdir(dir);
   const files = [];
   for (const block of components) {
-    const file = path.join(dir, `readme-${block.line}.tsx`);
+    const file = path.join(dir, `${path.basename(block.file, ".md")}-${block.line}.tsx`);
     await writeFile(file, block.code);
     files.push(file);
   }
@@ -213,10 +227,10 @@ for (const pass of [1, 2]) {
     afterAll(() => void worker?.kill("SIGKILL"));
 
     for (const block of examples) {
-      const name = `${block.heading}: README.md:${block.line} (${[block.lang, ...block.flags].join(" ")})`;
+      const name = `${block.heading}: ${block.file}:${block.line} (${[block.lang, ...block.flags].join(" ")})`;
       it(name, async () => {
         if (block.lang === "ts") {
-          const file = path.join(workDir, `pass${pass}-readme-${block.line}.mts`);
+          const file = path.join(workDir, `pass${pass}-${path.basename(block.file, ".md")}-${block.line}.mts`);
           await writeFile(file, tsFile(block));
           const result = await run(path.join(projectRoot, "node_modules/.bin/tsx"), [file], env);
           expect(result.code, result.output).toBe(0);
