@@ -27,20 +27,31 @@ export interface CallText {
 }
 
 export function callText({ role, claims, fn, args, statementTimeout, lockTimeout, announce }: CallText): string {
+  // Names are SQL identifiers written into the text: only plain lower-case ones, checked here where
+  // the text is built (they come from code, never from a request). Everything else is a literal.
   const named = Object.entries(args)
     .filter(([, value]) => value !== undefined)
-    .map(([name, value]) => `${name} => ${literal(value)}`);
-  return `select set_config('role', '${role}', true), ` +
+    .map(([name, value]) => `${identifier(name)} => ${literal(value)}`);
+  if (role !== "authenticated" && role !== "service_role") throw new RangeError(`no such API role: ${role}`);
+  return `select set_config('role', ${literal(role)}, true), ` +
     `set_config('request.jwt.claims', ${literal(claims)}, true), ` +
-    `set_config('statement_timeout', '${statementTimeout}', true), ` +
-    `set_config('lock_timeout', '${lockTimeout}', true)` +
+    `set_config('statement_timeout', ${literal(statementTimeout)}, true), ` +
+    `set_config('lock_timeout', ${literal(lockTimeout)}, true)` +
     (announce
       ? `, set_config('chat.announce', 'after_commit', true), set_config('client_min_messages', 'error', true); `
       : `; `) +
     `select (result ->> 'created')::boolean as created, (result ->> 'queued')::boolean as queued, ` +
     `result::text as json ` +
-    `from public.${fn}(${named.join(", ")}) as result` +
+    `from public.${identifier(fn)}(${named.join(", ")}) as result` +
     (announce ? `; commit; select set_config('role', 'service_role', true); select private.send_announcements()` : ``);
+}
+
+/** A function or argument name as SQL text: a plain lower-case identifier, or a RangeError. */
+function identifier(name: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) {
+    throw new RangeError(`not a plain SQL identifier: ${JSON.stringify(name)}`);
+  }
+  return name;
 }
 
 /**

@@ -14,8 +14,11 @@ const watchdogMs = config.connectTimeoutS * 1000 + statementTimeout.ms + 1000;
 
 type Functions = Database["public"]["Functions"];
 
-/** Calls that never change a chat, so have no change hints to send after them. */
-const reads: ReadonlySet<keyof Functions> = new Set<keyof Functions>([
+/**
+ * Calls that change no chat (reads, and follow_chats, which writes only the feed's registrations), so
+ * have no change hints to send after them.
+ */
+const changeNoChat: ReadonlySet<keyof Functions> = new Set<keyof Functions>([
   "list_sessions",
   "list_chats",
   "get_messages",
@@ -52,7 +55,7 @@ export async function rpc<F extends keyof Functions>(
     args: args as Record<string, unknown>,
     statementTimeout: statementTimeout.text,
     lockTimeout: lockTimeout.text,
-    announce: !reads.has(fn),
+    announce: !changeNoChat.has(fn),
   });
   try {
     const results = await simpleQuery(query, watchdogMs) as Result[][];

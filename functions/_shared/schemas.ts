@@ -32,7 +32,7 @@ export const queryInteger = (min: number, max: number) =>
 const maxDepth = 64;
 
 /** First reason `value` cannot be stored as jsonb, with where it was found; undefined if it can. */
-function jsonProblem(value: unknown, path: (string | number)[] = [], depth = 0): Problem | undefined {
+function jsonProblem(value: unknown, path: (string | number)[] = [], depth = 0): JsonProblem | undefined {
   if (depth > maxDepth) return { path, message: `is nested deeper than ${maxDepth} levels` };
   if (typeof value === "string") return storable(value) ? undefined : { path, message: storableMessage };
   if (typeof value === "number") {
@@ -56,7 +56,8 @@ function jsonProblem(value: unknown, path: (string | number)[] = [], depth = 0):
   }
   return { path, message: "is not a JSON value" };
 }
-type Problem = { path: (string | number)[]; message: string };
+/** Where in a JSON value it cannot be stored, and why (validation.ts's Problem is a 400's detail). */
+type JsonProblem = { path: (string | number)[]; message: string };
 
 /** Refuses what jsonb cannot store (NUL, lone surrogates, numbers out of range, nesting past 64). */
 export function refineJson(value: unknown, ctx: z.RefinementCtx) {

@@ -81,6 +81,25 @@ it("an array of strings reaches a text[] parameter intact (chat_revisions, as th
   );
 });
 
+it("callText() writes only plain identifiers and the two API roles into the text; everything else is a literal", () => {
+  const call = (over: Partial<Parameters<typeof callText>[0]>) =>
+    callText({
+      role: "service_role",
+      claims: { role: "service_role" },
+      fn: "chat_revisions",
+      args: { chat_ids: ["x"] },
+      statementTimeout: "5s",
+      lockTimeout: "2s",
+      announce: false,
+      ...over,
+    });
+  expect(call({})).toContain("public.chat_revisions(chat_ids => E'{\"x\"}')");
+  expect(() => call({ fn: "chat_revisions(); drop table chats; --" })).toThrow(/identifier/);
+  expect(() => call({ args: { "chat_ids => null) --": ["x"] } })).toThrow(/identifier/);
+  expect(() => call({ role: "postgres" as "service_role" })).toThrow(/role/);
+  expect(call({ statementTimeout: "5s'; drop table chats; --" })).toContain("E'5s''; drop table chats; --'");
+});
+
 it("literal() refuses NUL, the one character SQL text cannot carry", () => {
   expect(() => literal("a\u0000b")).toThrow(/NUL/);
   expect(literal(null)).toBe("null");
