@@ -127,12 +127,103 @@ export const createChatRequest = z.unknown().transform((body, ctx): CreateChatRe
   return z.NEVER;
 });
 
-const rowOf = <T extends keyof Database["public"]["Tables"]>(table: T) =>
-  z.custom<Row<T>>((value) => value !== null && typeof value === "object" && !Array.isArray(value), `a ${table} row`);
+// ---------------------------------------------------------------------------------------------
+// Rows as the API returns them (to_jsonb: timestamps as ISO 8601 text, bigints as numbers)
+// ---------------------------------------------------------------------------------------------
+// Each is strict (a column added or dropped fails the tests that parse real answers) and checked
+// against the generated row type (`satisfies`); tests/db/row-schemas.test.ts compares its keys with
+// the table's columns.
+
+const at = z.string();
+/** A jsonb column declared NOT NULL: any JSON but null. */
+const someJson = z.custom<NonNullable<Json>>((value) => value !== null && value !== undefined).superRefine(refineJson);
+const nullable = <T extends z.ZodType>(schema: T) => schema.nullable();
+
+export const chatRow = z.strictObject({
+  id: z.string(),
+  session_id: z.string(),
+  title: z.string(),
+  model_id: nullable(z.string()),
+  active_stream_id: nullable(z.string()),
+  last_assistant_message_at: nullable(at),
+  last_message_seq: z.int(),
+  created_at: at,
+  updated_at: at,
+  revision: z.int(),
+  revision_txid: nullable(z.int()),
+  status: z.enum(["idle", "pending", "running", "stopping", "error"]),
+  last_error: nullable(z.string()),
+  runner_id: nullable(z.string()),
+  heartbeat_at: nullable(at),
+  attempts: z.int(),
+  status_changed_at: at,
+  archived_at: nullable(at),
+}) satisfies z.ZodType<Row<"chats">>;
+
+export const sessionRow = z.strictObject({
+  id: z.string(),
+  account_id: z.string(),
+  title: z.string(),
+  status: z.string(),
+  repo_owner: nullable(z.string()),
+  repo_name: nullable(z.string()),
+  branch: nullable(z.string()),
+  clone_url: nullable(z.string()),
+  is_new_branch: z.boolean(),
+  auto_commit_push_override: nullable(z.boolean()),
+  global_skill_refs: someJson,
+  sandbox_state: nullable(json),
+  lifecycle_state: nullable(z.string()),
+  lifecycle_version: z.int(),
+  last_activity_at: nullable(at),
+  sandbox_expires_at: nullable(at),
+  hibernate_after: nullable(z.string()),
+  lifecycle_run_id: nullable(z.string()),
+  lifecycle_error: nullable(z.string()),
+  lines_added: z.int(),
+  lines_removed: z.int(),
+  snapshot_url: nullable(z.string()),
+  snapshot_created_at: nullable(at),
+  snapshot_size_bytes: nullable(z.int()),
+  cached_diff: nullable(json),
+  cached_diff_updated_at: nullable(at),
+  created_at: at,
+  updated_at: at,
+}) satisfies z.ZodType<Row<"sessions">>;
+
+export const workflowRunRow = z.strictObject({
+  id: z.string(),
+  chat_id: z.string(),
+  model_id: nullable(z.string()),
+  status: z.enum(["running", "completed", "aborted", "failed"]),
+  started_at: at,
+  finished_at: nullable(at),
+  total_duration_ms: nullable(z.int()),
+  created_at: at,
+  updated_at: at,
+}) satisfies z.ZodType<Row<"workflow_runs">>;
+
+export const queuedMessageRow = z.strictObject({
+  id: z.string(),
+  chat_id: z.string(),
+  /** The queued UIMessage. */
+  message: someJson,
+  /** Its place in the chat's queue, 1..20. */
+  position: z.int(),
+  created_at: at,
+}) satisfies z.ZodType<Row<"chat_queued_messages">>;
+
+/** The tables a row schema stands for: tests/db/row-schemas.test.ts keeps their keys equal to the columns. */
+export const rowSchemas = {
+  chats: chatRow,
+  sessions: sessionRow,
+  workflow_runs: workflowRunRow,
+  chat_queued_messages: queuedMessageRow,
+};
 
 export const createChatResponse = z.strictObject({
-  chat: rowOf("chats"),
-  session: rowOf("sessions").optional(),
+  chat: chatRow,
+  session: sessionRow.optional(),
   /** false when this was a retry of an earlier call (status 200 instead of 201). */
   created: z.boolean(),
 });
@@ -151,7 +242,7 @@ export const uiMessage = z.looseObject({
 }).superRefine(refineJson);
 
 /** A message as every read and append-message return it (private.message_summary in SQL). */
-export const messageSummary = z.object({
+export const messageSummary = z.strictObject({
   id: z.string(),
   role: z.enum(["user", "assistant"]),
   seq: z.number().int(),
@@ -184,7 +275,7 @@ export const appendMessageResponse = z.union([
     queued: z.literal(true),
     /** Its place in the chat's queue, 1..20. */
     position: z.int(),
-    message: rowOf("chat_queued_messages"),
+    message: queuedMessageRow,
     /** false for a retry of a message already queued. */
     created: z.boolean(),
   }),
@@ -303,7 +394,7 @@ export const logWorkflowStepRequest = z.strictObject({
 export type LogWorkflowStepRequest = z.input<typeof logWorkflowStepRequest>;
 
 export const logWorkflowStepResponse = z.strictObject({
-  run: rowOf("workflow_runs"),
+  run: workflowRunRow,
   /** true when this call created the run (status 201). */
   created: z.boolean(),
   /** Each step of the request, and whether this call recorded it (false: it already was). */
@@ -428,7 +519,7 @@ export const followChatQuery = z.strictObject({
 });
 
 /** A chat as every read returns it (private.chat_summary in SQL). */
-export const chatSummary = z.object({
+export const chatSummary = z.strictObject({
   id: z.string(),
   session_id: z.string(),
   title: z.string(),
@@ -455,22 +546,22 @@ export type ChatSummary = z.infer<typeof chatSummary>;
 
 const nextCursor = z.string().nullable();
 
-export const listSessionsResponse = z.object({
+export const listSessionsResponse = z.strictObject({
   sessions: z.array(
-    z.custom<Row<"sessions">>().and(z.object({
-      chat_count: z.number().int(),
+    sessionRow.extend({
+      chat_count: z.int(),
       has_unread: z.boolean(),
       has_streaming: z.boolean(),
-    })),
+    }),
   ),
   next_cursor: nextCursor,
 });
 export type ListSessionsResponse = z.infer<typeof listSessionsResponse>;
 
-export const listChatsResponse = z.object({ chats: z.array(chatSummary), next_cursor: nextCursor });
+export const listChatsResponse = z.strictObject({ chats: z.array(chatSummary), next_cursor: nextCursor });
 export type ListChatsResponse = z.infer<typeof listChatsResponse>;
 
-export const getMessagesResponse = z.object({
+export const getMessagesResponse = z.strictObject({
   chat: chatSummary,
   messages: z.array(messageSummary),
   /** More messages exist beyond this page in its direction. */
@@ -529,7 +620,17 @@ export const getContextResponse = z.strictObject({
   chat_id: z.string(),
   /** The chat's pins, by source, with their bodies: what the model sees in this chat. */
   resources: z.array(
-    z.custom<Pick<PinnedRow, "source" | "kind" | "status" | "body" | "content_hash" | "size_bytes" | "pinned_at">>(),
+    z.strictObject({
+      source: z.string(),
+      kind: z.string(),
+      status: z.string(),
+      body: z.string(),
+      content_hash: z.string(),
+      size_bytes: z.int(),
+      pinned_at: at,
+    }) satisfies z.ZodType<
+      Pick<PinnedRow, "source" | "kind" | "status" | "body" | "content_hash" | "size_bytes" | "pinned_at">
+    >,
   ),
   /** The live view compared with the pins (by content hash, kind and status): what a refresh would change. */
   changed: sourceChanges,
@@ -564,17 +665,17 @@ export const claimChatsRequest = z.strictObject({
 });
 export type ClaimChatsRequest = z.infer<typeof claimChatsRequest>;
 
-export const claimChatsResponse = z.object({
-  claims: z.array(z.object({ chat: chatSummary, run: z.custom<Row<"workflow_runs">>() })),
+export const claimChatsResponse = z.strictObject({
+  claims: z.array(z.strictObject({ chat: chatSummary, run: workflowRunRow })),
 });
 export type ClaimChatsResponse = z.infer<typeof claimChatsResponse>;
 
 export const heartbeatRequest = z.strictObject({ runner_id: id, chat_ids: chatIds });
 export type HeartbeatRequest = z.infer<typeof heartbeatRequest>;
 
-export const heartbeatResponse = z.object({ held: z.array(z.string()), stop: z.array(z.string()) });
+export const heartbeatResponse = z.strictObject({ held: z.array(z.string()), stop: z.array(z.string()) });
 export type HeartbeatResponse = z.infer<typeof heartbeatResponse>;
 
 export const stopChatRequest = z.strictObject({ chat_id: id });
-export const stopChatResponse = z.object({ chat: chatSummary });
+export const stopChatResponse = z.strictObject({ chat: chatSummary });
 export type StopChatResponse = z.infer<typeof stopChatResponse>;

@@ -13,8 +13,10 @@ import {
   claimChatsResponse,
   createChatResponse,
   getContextResponse,
+  getMessagesResponse,
   heartbeatResponse,
   listChatsResponse,
+  listSessionsResponse,
   logWorkflowStepResponse,
   markReadResponse,
   pinContextResponse,
@@ -23,6 +25,7 @@ import {
   stopChatResponse,
   usageResponse,
 } from "../../functions/_shared/schemas.ts";
+import { appendChunksResponse } from "../../functions/_shared/stream-schemas.ts";
 import { id as uid } from "./factories.ts";
 
 export { uid };
@@ -80,6 +83,7 @@ const responses = {
   "push-context": pushContextResponse,
   "pin-context": pinContextResponse,
   "archive-chat": archiveChatResponse,
+  "append-chunks": appendChunksResponse,
 };
 
 /** The GET functions' response schemas: read() parses every 2xx answer with it. */
@@ -87,6 +91,8 @@ const readResponses = {
   usage: usageResponse,
   "get-context": getContextResponse,
   "list-chats": listChatsResponse,
+  "list-sessions": listSessionsResponse,
+  "get-messages": getMessagesResponse,
 };
 export type FunctionName = keyof typeof responses;
 
