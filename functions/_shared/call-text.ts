@@ -13,6 +13,12 @@
 // nothing is announced. An implicit transaction rather than BEGIN, because a failed explicit one
 // would leave the pooled connection in an aborted transaction.
 // Pure: the benchmark's pgbench baseline sends exactly this text too.
+//
+// Every argument is written as a literal cast to its type in the function's signature
+// (types/function-args.ts, generated from the migrations with the other types), so a value's shape
+// never decides how PostgreSQL reads it: an array is a text[] where the function takes text[], JSON
+// where it takes jsonb.
+import { functionArgs } from "../../types/function-args.ts";
 
 export interface CallText {
   role: "authenticated" | "service_role";
@@ -29,9 +35,15 @@ export interface CallText {
 export function callText({ role, claims, fn, args, statementTimeout, lockTimeout, announce }: CallText): string {
   // Names are SQL identifiers written into the text: only plain lower-case ones, checked here where
   // the text is built (they come from code, never from a request). Everything else is a literal.
+  const signature: Record<string, string> | undefined = functionArgs[fn as keyof typeof functionArgs];
+  if (!signature) throw new RangeError(`no such SQL function: ${JSON.stringify(fn)}`);
   const named = Object.entries(args)
     .filter(([, value]) => value !== undefined)
-    .map(([name, value]) => `${identifier(name)} => ${literal(value)}`);
+    .map(([name, value]) => {
+      const type = signature[name];
+      if (!type) throw new RangeError(`${fn} takes no argument ${JSON.stringify(name)}`);
+      return `${identifier(name)} => ${literal(value, type)}::${type}`;
+    });
   if (role !== "authenticated" && role !== "service_role") throw new RangeError(`no such API role: ${role}`);
   return `select set_config('role', ${literal(role)}, true), ` +
     `set_config('request.jwt.claims', ${literal(claims)}, true), ` +
@@ -55,7 +67,9 @@ function identifier(name: string): string {
 }
 
 /**
- * A SQL literal of unknown type (PostgreSQL takes the parameter's type), or null.
+ * A SQL literal, or null. `type` is the SQL type it is for: an array type takes PostgreSQL's array
+ * input syntax (from an array of strings), jsonb takes JSON, anything else the value's text. Without
+ * a type the value's shape decides (the tests' and the benchmark's own SQL).
  *
  * An escape-string literal, E'...', with every backslash and every quote doubled: correct by
  * construction, in one linear pass. PostgreSQL reads an E-string the same way whatever
@@ -64,20 +78,24 @@ function identifier(name: string): string {
  * character can hide a quote or a backslash. NUL is the one character SQL text cannot carry; the
  * request schemas refuse it, and it is refused here too rather than cut the query short.
  */
-export function literal(value: unknown): string {
+export function literal(value: unknown, type?: string): string {
   if (value === null) return "null";
-  const text = isTextArray(value)
-    ? arrayText(value)
-    : typeof value === "object"
+  const asArray = type === undefined ? isTextArray(value) : type.endsWith("[]");
+  if (asArray && !isTextArray(value, true)) {
+    throw new RangeError(`a ${type ?? "text[]"} argument is an array of strings`);
+  }
+  const text = asArray
+    ? arrayText(value as string[])
+    : typeof value === "object" || type === "jsonb"
     ? JSON.stringify(value)
     : String(value);
   if (text.includes("\0")) throw new RangeError("a SQL literal cannot contain a NUL character");
   return "E'" + text.replace(/['\\]/g, "$&$&") + "'";
 }
 
-/** A non-empty array of strings is a SQL array (text[] parameters); any other array is JSON (jsonb). */
-function isTextArray(value: unknown): value is string[] {
-  return Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === "string");
+/** An array of strings (non-empty, unless `orEmpty`): without a declared type, a SQL array; any other array is JSON. */
+function isTextArray(value: unknown, orEmpty = false): value is string[] {
+  return Array.isArray(value) && (orEmpty || value.length > 0) && value.every((item) => typeof item === "string");
 }
 
 /** PostgreSQL's array input syntax: every element double-quoted, its `"` and `\` backslash-escaped. */

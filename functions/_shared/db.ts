@@ -15,10 +15,12 @@ const watchdogMs = config.connectTimeoutS * 1000 + statementTimeout.ms + 1000;
 type Functions = Database["public"]["Functions"];
 
 /**
- * Calls that change no chat (reads, and follow_chats, which writes only the feed's registrations), so
- * have no change hints to send after them.
+ * Calls with no change hints to send after their commit: those that change no chat (reads, and
+ * follow_chats, which writes only the feed's registrations), and append_chunks, which sends its hint
+ * inside its transaction. Deferring is for commits that wait for the disk while holding the notify
+ * lock; a batch of chunks writes only unlogged tables, so its commit waits for nothing.
  */
-const changeNoChat: ReadonlySet<keyof Functions> = new Set<keyof Functions>([
+const noDeferredHints: ReadonlySet<keyof Functions> = new Set<keyof Functions>([
   "list_sessions",
   "list_chats",
   "get_messages",
@@ -28,6 +30,7 @@ const changeNoChat: ReadonlySet<keyof Functions> = new Set<keyof Functions>([
   "get_usage",
   "get_context",
   "follow_chats",
+  "append_chunks",
 ]);
 
 export interface Result {
@@ -55,7 +58,7 @@ export async function rpc<F extends keyof Functions>(
     args: args as Record<string, unknown>,
     statementTimeout: statementTimeout.text,
     lockTimeout: lockTimeout.text,
-    announce: !changeNoChat.has(fn),
+    announce: !noDeferredHints.has(fn),
   });
   try {
     const results = await simpleQuery(query, watchdogMs) as Result[][];

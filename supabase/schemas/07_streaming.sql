@@ -145,6 +145,7 @@ comment on function private.announce_chunks(text, bigint) is
 --     stream_closed. Nothing is written in any of these cases.
 -- Locks: a first batch locks the chat, then the stream (the order end_turn uses); any other batch
 -- locks only the stream and reads the chat after that lock, so a turn that ended meanwhile is seen.
+-- The next batch of an open stream (nearly every call) takes one statement for all of that.
 create function public.append_chunks(
   chat_id text,
   runner_id text,
@@ -164,6 +165,10 @@ declare
   overlap int;
   fresh jsonb;
   closing int;
+  at_revision bigint;
+  chat_status text;
+  next_index int;
+  starts int;
 begin
   if jsonb_typeof(chunks) is distinct from 'array' or jsonb_array_length(chunks) not between 1 and 500 then
     raise sqlstate 'PT400' using message = 'chunks must be an array of 1 to 500 UI message chunks',
@@ -173,6 +178,38 @@ begin
     raise sqlstate 'PT400' using message = 'from must be a chunk index (0 or more)', detail = 'invalid_request';
   end if;
   given := jsonb_array_length(chunks);
+
+  -- The common case in one statement: the next batch of an open stream of the turn this runner holds.
+  -- It locks the stream's row (as the path below does; end_turn, which holds the chat, waits for it or
+  -- makes it find the stream closed) and reads the lease through the chat's committed row.
+  if from_index > 0 then
+    update public.chat_streams s
+       set next_index = s.next_index + given,
+           closed_at = case when chunks -> (given - 1) ->> 'type' in ('finish', 'abort') then now() end
+      from public.chats c
+     where s.message_id = append_chunks.message_id and s.next_index = append_chunks.from_index
+       and s.closed_at is null and c.id = s.chat_id and c.id = append_chunks.chat_id
+       and c.status in ('running', 'stopping') and c.runner_id = append_chunks.runner_id
+       and s.run_id = c.active_stream_id
+    returning c.revision, c.status, s.next_index into at_revision, chat_status, next_index;
+    if found then
+      select count(*) filter (where e.chunk ->> 'type' = 'start'),
+             min(e.n) filter (where e.chunk ->> 'type' in ('finish', 'abort'))
+        into starts, closing
+        from jsonb_array_elements(chunks) with ordinality e(chunk, n);
+      if starts > 0 or closing < given then
+        raise sqlstate 'PT400' using
+          message = 'only the first chunk of a stream may be a start chunk, and a finish or abort chunk must be the last',
+          detail = 'invalid_request';
+      end if;
+      insert into public.chat_stream_chunks (message_id, from_index, at_revision, chunks)
+      values (message_id, from_index, at_revision, chunks);
+      perform private.announce_chunks(chat_id, at_revision);
+      return jsonb_build_object('next', next_index, 'stop', chat_status = 'stopping');
+    end if;
+  end if;
+
+  -- Everything else: opening a stream, retries and overlaps, refusals.
 
   if from_index = 0 then
     select * into chat from public.chats c where c.id = append_chunks.chat_id for update;

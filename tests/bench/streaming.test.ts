@@ -28,7 +28,7 @@ describe("appendChunksScript", () => {
         },
         statementTimeout: "5s",
         lockTimeout: "2s",
-        announce: true,
+        announce: false,
       }));
       expect(step).toBe(`\\set from :from + ${chunksPerCall}`);
       expect(rest).toEqual([""]);

@@ -205,11 +205,17 @@ describe("the migrations applied one by one, each followed by its fixture", () =
         from chat_streams s where s.chat_id = 'fx-chat-bob-2' order by s.opened_revision`;
     expect(streams.map((s) => [s.message_id, s.next_index, s.closed])).toEqual([
       ["fx-msg-bob-2-ls1", 8, true],
-      // Recovered by the test above (its lease was 0 seconds old): an error, then abort.
-      ["fx-msg-bob-2-ls3", 5, true],
+      // Two more batches (20261206130000's fixture), then recovered by the test above (its lease was 0
+      // seconds old): an error, then abort.
+      ["fx-msg-bob-2-ls3", 7, true],
     ]);
     expect(streams[0].chunks[4]).toEqual({ type: "text-delta", id: "t", delta: 'builds "fine" \\o/' });
     expect(streams[0].chunks.at(-1)).toEqual({ type: "finish" });
-    expect(streams[1].chunks.slice(3).map((c: { type: string }) => c.type)).toEqual(["error", "abort"]);
+    expect(streams[1].chunks.slice(3).map((c: { type: string }) => c.type)).toEqual([
+      "reasoning-delta",
+      "reasoning-delta",
+      "error",
+      "abort",
+    ]);
   });
 });

@@ -93,9 +93,17 @@ it("callText() writes only plain identifiers and the two API roles into the text
       announce: false,
       ...over,
     });
-  expect(call({})).toContain("public.chat_revisions(chat_ids => E'{\"x\"}')");
-  expect(() => call({ fn: "chat_revisions(); drop table chats; --" })).toThrow(/identifier/);
-  expect(() => call({ args: { "chat_ids => null) --": ["x"] } })).toThrow(/identifier/);
+  expect(call({})).toContain(`public.chat_revisions(chat_ids => E'{"x"}'::text[])`);
+  // The signature, not the value's shape, decides: an empty list is still text[], strings for jsonb are JSON.
+  expect(call({ args: { chat_ids: [] } })).toContain("chat_ids => E'{}'::text[]");
+  expect(call({ fn: "append_message", args: { chat_id: "c", message: ["a"] } })).toContain(
+    `message => E'["a"]'::jsonb`,
+  );
+  expect(() => call({ args: { no_such_argument: "x" } })).toThrow(/takes no argument/);
+  expect(() => call({ fn: "no_such_function", args: {} })).toThrow(/no such SQL function/);
+  // Names outside the signatures never reach the text.
+  expect(() => call({ fn: "chat_revisions(); drop table chats; --" })).toThrow(/no such SQL function/);
+  expect(() => call({ args: { "chat_ids => null) --": ["x"] } })).toThrow(/takes no argument/);
   expect(() => call({ role: "postgres" as "service_role" })).toThrow(/role/);
   expect(call({ statementTimeout: "5s'; drop table chats; --" })).toContain("E'5s''; drop table chats; --'");
 });
