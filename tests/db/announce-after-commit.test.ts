@@ -5,16 +5,9 @@ import { describe, expect, it } from "vitest";
 import { callText } from "../../functions/_shared/call-text.ts";
 import { connect, type Sql } from "../../scripts/local-stack/database.ts";
 import { asServiceRole, asUser, failure, useTestDatabase } from "../support/db.ts";
-import { id, makeAccount, makeChat, makeSession, uiMessage } from "../support/factories.ts";
+import { id, makeAccount, makeChat, makeSession, ownedChat, uiMessage } from "../support/factories.ts";
 
 const { sql, url } = await useTestDatabase();
-
-async function ownedChat() {
-  const accountId = await makeAccount(sql);
-  const session = await makeSession(sql, accountId);
-  const chat = await makeChat(sql, session.id);
-  return { accountId, session, chat };
-}
 
 /** What append-message sends for one message, with or without deferred hints. */
 const appendText = (accountId: string, chatId: string, message: unknown, announce: boolean) =>
@@ -48,7 +41,7 @@ async function listen(chatId: string) {
 
 describe("change hints after commit", () => {
   it("the functions' text commits the write, then announces the chat's revision and its pending status", async () => {
-    const { accountId, chat } = await ownedChat();
+    const { accountId, chat } = await ownedChat(sql);
     const { heard, end } = await listen(chat.id);
     const results = await send(appendText(accountId, chat.id, uiMessage(id("m"), "user"), true));
     expect(JSON.parse(results[1][0].json)).toMatchObject({ created: true, message: { seq: 1 } });
@@ -58,7 +51,7 @@ describe("change hints after commit", () => {
   });
 
   it("a deferred hint is not sent by the commit itself, only by send_announcements, and only once", async () => {
-    const { accountId, chat } = await ownedChat();
+    const { accountId, chat } = await ownedChat(sql);
     const { heard, end } = await listen(chat.id);
     const connection = await sql.reserve();
     try {
@@ -86,7 +79,7 @@ describe("change hints after commit", () => {
   });
 
   it("a call that fails announces nothing and leaves nothing to announce later", async () => {
-    const { accountId, chat } = await ownedChat();
+    const { accountId, chat } = await ownedChat(sql);
     const { heard, end } = await listen(chat.id);
     const connection = await sql.reserve();
     try {
@@ -108,7 +101,7 @@ describe("change hints after commit", () => {
   });
 
   it("a write without the setting (SQL, supabase.rpc, pg_cron) still notifies at its own commit", async () => {
-    const { accountId, chat } = await ownedChat();
+    const { accountId, chat } = await ownedChat(sql);
     const { heard, end } = await listen(chat.id);
     await send(appendText(accountId, chat.id, uiMessage(id("m"), "user"), false));
     await expect.poll(() => heard.length).toBe(2);
@@ -129,7 +122,7 @@ describe("change hints after commit", () => {
 
 describe("hints only for followed chats", () => {
   it("a chat nobody follows gets no chat_changes hint, but still wakes workers on chat_work", async () => {
-    const { accountId, chat } = await ownedChat();
+    const { accountId, chat } = await ownedChat(sql);
     const listener = connect(url, { max: 1 });
     const heard: string[] = [];
     await listener.listen(
@@ -146,7 +139,7 @@ describe("hints only for followed chats", () => {
   });
 
   it("a registration lapses 30 s after its last renewal; a renewal writes only when it has under 20 s left", async () => {
-    const { chat } = await ownedChat();
+    const { chat } = await ownedChat(sql);
     const follow = () => asServiceRole(sql, (tx) => tx`select public.follow_chats(${[chat.id, chat.id]}) as r`);
     const until = async () =>
       (await sql`select until from private.followed_chats where chat_id = ${chat.id}`)[0]?.until;
@@ -181,7 +174,7 @@ describe("hints only for followed chats", () => {
 
 describe("the session touch", () => {
   it("chats of one session append side by side: the second does not wait for the first's session lock", async () => {
-    const { accountId, session, chat } = await ownedChat();
+    const { accountId, session, chat } = await ownedChat(sql);
     const other = await makeChat(sql, session.id);
     await sql`update sessions set updated_at = now() - interval '1 hour' where id = ${session.id}`;
     const first = await sql.reserve();
@@ -204,7 +197,7 @@ describe("the session touch", () => {
   });
 
   it("a lone chat change still moves its session's updated_at to the change's time", async () => {
-    const { accountId, session, chat } = await ownedChat();
+    const { accountId, session, chat } = await ownedChat(sql);
     await sql`update sessions set updated_at = now() - interval '1 hour' where id = ${session.id}`;
     const [{ r }] = await asUser(
       sql,

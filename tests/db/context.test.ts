@@ -2,15 +2,14 @@
 // and what get_context reports, called the way the edge functions (and supabase.rpc) call them.
 import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { asAnon, asUser, call, failure, useTestDatabase } from "../support/db.ts";
-import { makeAccount, makeChat, makeSession } from "../support/factories.ts";
+import { asAnon, asUser, failure, rpcOn, useTestDatabase } from "../support/db.ts";
+import { makeAccount, ownedChat } from "../support/factories.ts";
 
 const { sql } = await useTestDatabase();
+const { asService, asOwner } = rpcOn(sql);
 
 // deno-lint-ignore no-explicit-any -- jsonb results; the assertions check their shape
 type Json = Record<string, any>;
-const asService = (query: string, ...args: unknown[]) => call<Json>(sql, null, query, ...args);
-const asOwner = (accountId: string, query: string, ...args: unknown[]) => call<Json>(sql, accountId, query, ...args);
 
 interface Resource {
   source: string;
@@ -32,13 +31,6 @@ const pins = (chatId: string) =>
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
 const MiB = 1024 * 1024;
 
-async function ownedChat() {
-  const accountId = await makeAccount(sql);
-  const session = await makeSession(sql, accountId);
-  const chat = await makeChat(sql, session.id);
-  return { accountId, sessionId: session.id as string, chatId: chat.id as string };
-}
-
 const agents: Resource = { source: "AGENTS.md", kind: "instructions", body: "Run the tests before committing." };
 const skill: Resource = {
   source: ".agents/skills/release/SKILL.md",
@@ -49,7 +41,7 @@ const file: Resource = { source: "docs/spec.md", kind: "file", body: "ZÃ¼rich â†
 
 describe("push_context: the live view", () => {
   it("stores what was sent, with the sha-256 and UTF-8 size computed by the database", async () => {
-    const { sessionId } = await ownedChat();
+    const { sessionId } = await ownedChat(sql);
     const result = await push(sessionId, [agents, skill, { ...file, status: "truncated" }]);
     expect(result).toEqual({
       session_id: sessionId,
@@ -71,7 +63,7 @@ describe("push_context: the live view", () => {
   });
 
   it("overwrites by source (last writer wins), leaves unlisted sources, and does not rewrite what did not change", async () => {
-    const { sessionId } = await ownedChat();
+    const { sessionId } = await ownedChat(sql);
     await push(sessionId, [agents, skill]);
     const [, before] = await live(sessionId);
     const result = await push(sessionId, [{ ...agents, body: "New rules." }, file]);
@@ -87,7 +79,7 @@ describe("push_context: the live view", () => {
   });
 
   it("with replace, removes every source not listed, in the same transaction", async () => {
-    const { sessionId } = await ownedChat();
+    const { sessionId } = await ownedChat(sql);
     await push(sessionId, [agents, skill, file]);
     expect(await push(sessionId, [agents], true)).toMatchObject({
       added: [],
@@ -100,7 +92,7 @@ describe("push_context: the live view", () => {
   });
 
   it("refuses a body over 2 MiB of UTF-8 with PT413 and writes nothing, not even the other resources", async () => {
-    const { sessionId } = await ownedChat();
+    const { sessionId } = await ownedChat(sql);
     await push(sessionId, [agents, skill]);
     const before = await live(sessionId);
     // 699,051 three-byte characters: under 2 Mi characters, over 2 MiB of UTF-8.
@@ -112,13 +104,13 @@ describe("push_context: the live view", () => {
   });
 
   it("takes a body of exactly 2 MiB", async () => {
-    const { sessionId } = await ownedChat();
+    const { sessionId } = await ownedChat(sql);
     await push(sessionId, [{ source: "exact.txt", kind: "file", body: "x".repeat(2 * MiB) }]);
     expect((await live(sessionId))[0].size_bytes).toBe(2 * MiB);
   });
 
   it("refuses a source listed twice, an unknown session, a bad kind or status, and users", async () => {
-    const { accountId, sessionId } = await ownedChat();
+    const { accountId, sessionId } = await ownedChat(sql);
     expect(await failure(push(sessionId, [agents, { ...agents, body: "again" }])))
       .toMatchObject({ code: "PT400", detail: "duplicate_source" });
     expect(await failure(push("no-such-session", [agents]))).toMatchObject({ code: "PT404" });
@@ -130,7 +122,7 @@ describe("push_context: the live view", () => {
   });
 
   it("keeps hash and size the database's even when a trusted writer sends its own", async () => {
-    const { sessionId } = await ownedChat();
+    const { sessionId } = await ownedChat(sql);
     await push(sessionId, [agents]);
     await sql`update session_context_resources set content_hash = ${"0".repeat(64)}, size_bytes = 1
                where session_id = ${sessionId}`;
@@ -143,7 +135,7 @@ describe("push_context: the live view", () => {
 
 describe("pin_context: the chat's copy", () => {
   it("copies the whole live view and reports it as added; a retry changes nothing", async () => {
-    const { accountId, sessionId, chatId } = await ownedChat();
+    const { accountId, sessionId, chatId } = await ownedChat(sql);
     await push(sessionId, [agents, skill, file]);
     expect(await pin(accountId, chatId)).toEqual({
       chat_id: chatId,
@@ -158,7 +150,7 @@ describe("pin_context: the chat's copy", () => {
   });
 
   it("without sources makes the pins equal the live view: updated, added and removed", async () => {
-    const { accountId, sessionId, chatId } = await ownedChat();
+    const { accountId, sessionId, chatId } = await ownedChat(sql);
     await push(sessionId, [agents, skill]);
     await pin(accountId, chatId);
     await push(sessionId, [{ ...agents, body: "Changed." }, file], true);
@@ -174,7 +166,7 @@ describe("pin_context: the chat's copy", () => {
   });
 
   it("with sources refreshes only those: a named source gone from the live view is unpinned, an unknown name ignored", async () => {
-    const { accountId, sessionId, chatId } = await ownedChat();
+    const { accountId, sessionId, chatId } = await ownedChat(sql);
     await push(sessionId, [agents, skill, file]);
     await pin(accountId, chatId);
     const [, before] = await pins(chatId);
@@ -188,7 +180,7 @@ describe("pin_context: the chat's copy", () => {
   });
 
   it("the service role may pin any chat; another account's chat is PT404 and nothing is pinned", async () => {
-    const { sessionId, chatId } = await ownedChat();
+    const { sessionId, chatId } = await ownedChat(sql);
     const stranger = await makeAccount(sql);
     await push(sessionId, [agents]);
     expect(await failure(pin(stranger, chatId))).toMatchObject({ code: "PT404" });
@@ -199,7 +191,7 @@ describe("pin_context: the chat's copy", () => {
 
 describe("get_context: pins, and what changed since", () => {
   it("is stable: after the live view changes it still returns the pinned bodies and reports exactly the changes", async () => {
-    const { accountId, sessionId, chatId } = await ownedChat();
+    const { accountId, sessionId, chatId } = await ownedChat(sql);
     await push(sessionId, [agents, skill, file]);
     await pin(accountId, chatId);
     const pinned = await getContext(accountId, chatId);
@@ -220,7 +212,7 @@ describe("get_context: pins, and what changed since", () => {
   });
 
   it("returns each pin with its hash, size and time, and never a live body", async () => {
-    const { accountId, sessionId, chatId } = await ownedChat();
+    const { accountId, sessionId, chatId } = await ownedChat(sql);
     await push(sessionId, [agents]);
     await pin(accountId, chatId);
     await push(sessionId, [{ ...agents, body: "a live body that must not be sent" }]);
@@ -238,7 +230,7 @@ describe("get_context: pins, and what changed since", () => {
   });
 
   it("for a chat that pinned nothing, reports the whole live view as added", async () => {
-    const { accountId, sessionId, chatId } = await ownedChat();
+    const { accountId, sessionId, chatId } = await ownedChat(sql);
     await push(sessionId, [agents, file]);
     expect(await getContext(accountId, chatId)).toEqual({
       chat_id: chatId,
@@ -248,7 +240,7 @@ describe("get_context: pins, and what changed since", () => {
   });
 
   it("answers the service role for any chat, and PT404 to another account", async () => {
-    const { sessionId, chatId } = await ownedChat();
+    const { sessionId, chatId } = await ownedChat(sql);
     await push(sessionId, [agents]);
     await asService("public.pin_context($1)", chatId);
     expect((await asService("public.get_context($1)", chatId)).resources).toHaveLength(1);
@@ -260,7 +252,7 @@ describe("row level security on context resources", () => {
   let owner: Awaited<ReturnType<typeof ownedChat>>;
   let stranger: string;
   beforeAll(async () => {
-    owner = await ownedChat();
+    owner = await ownedChat(sql);
     stranger = await makeAccount(sql);
     await push(owner.sessionId, [agents, skill]);
     await pin(owner.accountId, owner.chatId);

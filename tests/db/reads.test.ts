@@ -2,7 +2,7 @@
 // The read operations as SQL functions, called the way supabase.rpc(...) calls them on hosted
 // Supabase: lists with unread flags and keyset cursors, message pages by seq, the change feed.
 import { beforeAll, describe, expect, it } from "vitest";
-import { asAnon, asServiceRole, asUser, useTestDatabase } from "../support/db.ts";
+import { asAnon, asServiceRole, asUser, failure, useTestDatabase } from "../support/db.ts";
 import { id, makeAccount, makeChat, makeSession, uiMessage } from "../support/factories.ts";
 
 const { sql } = await useTestDatabase();
@@ -11,8 +11,6 @@ const call = (accountId: string | null, query: string, ...args: unknown[]): Prom
   const run = (tx: any) => tx.unsafe(`select ${query} as r`, args as never[]).then((rows: any[]) => rows[0].r);
   return accountId ? asUser(sql, accountId, run) : asServiceRole(sql, run);
 };
-const failure = (promise: Promise<unknown>) =>
-  promise.then(() => undefined, (e) => e as { code: string; detail?: string });
 
 async function addMessage(chatId: string, role: "user" | "assistant", text = "hello") {
   const messageId = id("m");

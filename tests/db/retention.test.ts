@@ -2,15 +2,23 @@
 // which deletes old archived chats and empty idle sessions in batches. Cascade parity: whatever
 // table points at a chat or a session (including tables added later) goes with it.
 import { describe, expect, it } from "vitest";
-import { asAnon, call, failure, type Sql, useTestDatabase } from "../support/db.ts";
-import { id, makeAccount, makeChat, makeMessage, makeRun, makeSession, makeStep } from "../support/factories.ts";
+import { asAnon, failure, rpcOn, type Sql, useTestDatabase } from "../support/db.ts";
+import {
+  id,
+  makeAccount,
+  makeChat,
+  makeMessage,
+  makeRun,
+  makeSession,
+  makeStep,
+  ownedChat,
+} from "../support/factories.ts";
 
 const { sql } = await useTestDatabase();
+const { asService, asOwner } = rpcOn(sql);
 
 // deno-lint-ignore no-explicit-any -- jsonb results; the assertions check their shape
 type Json = Record<string, any>;
-const asService = (query: string, ...args: unknown[]) => call<Json>(sql, null, query, ...args);
-const asOwner = (accountId: string, query: string, ...args: unknown[]) => call<Json>(sql, accountId, query, ...args);
 const purge = (olderThan = "30 days", batchSize = 1000) =>
   asService("public.purge_archived($1::interval, $2)", olderThan, batchSize);
 
@@ -24,13 +32,6 @@ async function age(table: "chats" | "sessions", rowId: string, fields: Record<st
   });
 }
 
-async function ownedChat(fields: Record<string, unknown> = {}) {
-  const accountId = await makeAccount(sql);
-  const session = await makeSession(sql, accountId);
-  const chat = await makeChat(sql, session.id, fields);
-  return { accountId, sessionId: session.id as string, chatId: chat.id as string };
-}
-
 /** A chat archived 40 days ago and idle since. */
 async function oldArchivedChat(sessionId: string) {
   const chat = await makeChat(sql, sessionId);
@@ -40,7 +41,7 @@ async function oldArchivedChat(sessionId: string) {
 
 describe("archive_chat", () => {
   it("archives and restores; archiving again keeps the first archived_at; each change takes a revision", async () => {
-    const { accountId, chatId } = await ownedChat();
+    const { accountId, chatId } = await ownedChat(sql);
     const [before] = await sql`select revision::int from chats where id = ${chatId}`;
     const { chat } = await asOwner(accountId, "public.archive_chat($1, true)", chatId);
     expect(chat).toMatchObject({ id: chatId, archived_at: expect.any(String), revision: before.revision + 1 });
@@ -51,7 +52,7 @@ describe("archive_chat", () => {
   });
 
   it("is PT404 for another account's chat, which stays as it was", async () => {
-    const { chatId } = await ownedChat();
+    const { chatId } = await ownedChat(sql);
     expect(await failure(asOwner(await makeAccount(sql), "public.archive_chat($1, true)", chatId)))
       .toMatchObject({ code: "PT404" });
     expect((await sql`select archived_at from chats where id = ${chatId}`)[0].archived_at).toBeNull();
@@ -60,7 +61,7 @@ describe("archive_chat", () => {
 
 describe("lists and archived chats", () => {
   it("list_chats hides archived chats unless include_archived; list_sessions counts only the others", async () => {
-    const { accountId, sessionId, chatId: kept } = await ownedChat();
+    const { accountId, sessionId, chatId: kept } = await ownedChat(sql);
     const archived = (await makeChat(sql, sessionId)).id;
     await asOwner(accountId, "public.append_message($1, $2::jsonb)", archived, {
       id: id("a"),
@@ -227,7 +228,7 @@ async function fullyPopulatedChat(accountId: string, sessionId: string) {
 
 describe("purge_archived", () => {
   it("deletes a fully populated archived chat and leaves nothing that points at it", async () => {
-    const { accountId, sessionId } = await ownedChat();
+    const { accountId, sessionId } = await ownedChat(sql);
     const doomed = await fullyPopulatedChat(accountId, sessionId);
     const bystander = await fullyPopulatedChat(accountId, sessionId);
     await age("chats", doomed, { archived_at: "40 days", updated_at: "40 days" });
@@ -251,7 +252,7 @@ describe("purge_archived", () => {
   });
 
   it("deletes an idle session left without chats, with everything under it", async () => {
-    const { sessionId, chatId } = await ownedChat();
+    const { sessionId, chatId } = await ownedChat(sql);
     await asService(
       "public.push_context($1, $2::jsonb)",
       sessionId,
@@ -271,7 +272,7 @@ describe("purge_archived", () => {
   });
 
   it("keeps what is younger than older_than: recent archives, chats with later activity, active sessions", async () => {
-    const { sessionId, chatId: live } = await ownedChat();
+    const { sessionId, chatId: live } = await ownedChat(sql);
     await age("sessions", sessionId, { updated_at: "40 days" });
     const recent = await makeChat(sql, sessionId);
     await age("chats", recent.id, { archived_at: "10 days", updated_at: "10 days" });
@@ -299,7 +300,7 @@ describe("purge_archived", () => {
   });
 
   it("deletes at most batch_size chats per call, and says whether more remain", async () => {
-    const { sessionId } = await ownedChat();
+    const { sessionId } = await ownedChat(sql);
     for (let i = 0; i < 25; i++) await oldArchivedChat(sessionId);
     await makeChat(sql, sessionId); // keeps the session
     expect(await purge("30 days", 10)).toEqual({ chats: 10, sessions: 0, more: true });
@@ -323,7 +324,7 @@ describe("purge_archived", () => {
   });
 
   it("skips a chat another transaction holds instead of waiting, and takes it on a later call", async () => {
-    const { sessionId } = await ownedChat();
+    const { sessionId } = await ownedChat(sql);
     const held = await oldArchivedChat(sessionId);
     const free = await oldArchivedChat(sessionId);
     let release!: () => void;
@@ -346,7 +347,7 @@ describe("purge_archived", () => {
   });
 
   it("is for the service role only, and refuses nonsense arguments", async () => {
-    const { accountId } = await ownedChat();
+    const { accountId } = await ownedChat(sql);
     expect((await failure(asOwner(accountId, "public.purge_archived()")))?.code).toBe("42501");
     expect((await failure(asAnon(sql, (tx) => tx`select public.purge_archived()`)))?.code).toBe("42501");
     expect(await failure(purge("30 days", 0))).toMatchObject({ code: "PT400", detail: "invalid_limit" });

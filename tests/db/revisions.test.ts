@@ -2,17 +2,10 @@
 // and that a follower reading "revision > N" over and over ends with exactly the chat's state.
 import { describe, expect, it } from "vitest";
 import { asServiceRole, asUser, type Sql, useTestDatabase } from "../support/db.ts";
-import { id, makeAccount, makeChat, makeSession, uiMessage } from "../support/factories.ts";
+import { id, ownedChat, uiMessage } from "../support/factories.ts";
 import { connect } from "../../scripts/local-stack/database.ts";
 
 const { sql, url } = await useTestDatabase();
-
-async function ownedChat(fields: Record<string, unknown> = {}) {
-  const accountId = await makeAccount(sql);
-  const session = await makeSession(sql, accountId);
-  const chat = await makeChat(sql, session.id, fields);
-  return { accountId, session, chat };
-}
 
 const append = (accountId: string, chatId: string, message: ReturnType<typeof uiMessage>) =>
   asUser(sql, accountId, (tx) => tx`select public.append_message(${chatId}, ${tx.json(message)}) as r`).then(
@@ -23,7 +16,7 @@ const chatRow = async (chatId: string) => (await sql`select * from chats where i
 
 describe("what takes a revision", () => {
   it("a new message takes the next revision, and its chat's title change in the same call shares it", async () => {
-    const { accountId, chat } = await ownedChat();
+    const { accountId, chat } = await ownedChat(sql);
     const before = await chatRow(chat.id);
     const { message } = await append(accountId, chat.id, uiMessage(id("m"), "user", "Fix the flaky test"));
     const after = await chatRow(chat.id);
@@ -34,7 +27,7 @@ describe("what takes a revision", () => {
   });
 
   it("each message changed takes a revision of its own, even in one transaction", async () => {
-    const { chat } = await ownedChat();
+    const { chat } = await ownedChat(sql);
     await sql.begin(async (tx) => {
       for (const role of ["user", "assistant", "user"] as const) {
         const messageId = id("m");
@@ -50,7 +43,7 @@ describe("what takes a revision", () => {
   });
 
   it("a rewritten assistant message takes the next revision and moves last_assistant_message_at; an identical one takes none", async () => {
-    const { accountId, chat } = await ownedChat();
+    const { accountId, chat } = await ownedChat(sql);
     const messageId = id("a");
     await append(accountId, chat.id, uiMessage(messageId, "assistant", "step 1"));
     const first = await chatRow(chat.id);
@@ -65,7 +58,7 @@ describe("what takes a revision", () => {
   });
 
   it("the owner's read marker takes a revision but leaves updated_at (lists do not reorder on read)", async () => {
-    const { accountId, chat } = await ownedChat();
+    const { accountId, chat } = await ownedChat(sql);
     await append(accountId, chat.id, uiMessage(id("a"), "assistant"));
     const before = await chatRow(chat.id);
     await asUser(sql, accountId, (tx) => tx`select public.mark_read(${chat.id})`);
@@ -78,7 +71,7 @@ describe("what takes a revision", () => {
   });
 
   it("a change of the chat's own state takes one revision per transaction and moves updated_at", async () => {
-    const { chat } = await ownedChat({ updated_at: new Date("2026-01-01T00:00:00Z") });
+    const { chat } = await ownedChat(sql, { fields: { updated_at: new Date("2026-01-01T00:00:00Z") } });
     await sql.begin(async (tx) => {
       await tx`update chats set title = 'one' where id = ${chat.id}`;
       await tx`update chats set model_id = 'two' where id = ${chat.id}`;
@@ -90,7 +83,7 @@ describe("what takes a revision", () => {
   });
 
   it("an update that changes nothing visible takes no revision and keeps updated_at", async () => {
-    const { chat } = await ownedChat();
+    const { chat } = await ownedChat(sql);
     await sql`update chats set title = title where id = ${chat.id}`;
     const after = await chatRow(chat.id);
     expect(Number(after.revision)).toBe(0);
@@ -98,7 +91,7 @@ describe("what takes a revision", () => {
   });
 
   it("activity in a chat moves its session's updated_at, so sessions list by latest activity", async () => {
-    const { accountId, session, chat } = await ownedChat();
+    const { accountId, session, chat } = await ownedChat(sql);
     const { message } = await append(accountId, chat.id, uiMessage(id("m"), "user"));
     const [row] = await sql`select updated_at from sessions where id = ${session.id}`;
     // The session moved in the append's own transaction (now() is the transaction's time).
@@ -109,7 +102,7 @@ describe("what takes a revision", () => {
 
 describe("notifications", () => {
   it("every committed revision of a followed chat is announced on chat_changes with {chat_id, revision}; a rolled-back one is not", async () => {
-    const { accountId, chat } = await ownedChat();
+    const { accountId, chat } = await ownedChat(sql);
     await asServiceRole(sql, (tx) => tx`select public.follow_chats(${[chat.id]})`);
     const listener = connect(url);
     const heard: { chat_id: string; revision: number }[] = [];
@@ -131,7 +124,7 @@ describe("notifications", () => {
 
 describe("revisions under concurrency", () => {
   it("a follower asking for 'revision > N' while 8 writers append and rewrite ends with exactly the chat's state, each revision once and in order", async () => {
-    const { accountId, chat } = await ownedChat();
+    const { accountId, chat } = await ownedChat(sql);
     const writers = 8, steps = 12;
     let writing = true;
 

@@ -1,26 +1,16 @@
 // Run control at the SQL level: every transition of a chat's status, the legal ones and the illegal
 // ones, called the way the edge functions (and supabase.rpc on hosted Supabase) call them.
 import { describe, expect, it } from "vitest";
-import { asServiceRole, asUser, useTestDatabase } from "../support/db.ts";
-import { id, makeAccount, makeChat, makeSession, uiMessage } from "../support/factories.ts";
+import { failure, rpcOn, useTestDatabase } from "../support/db.ts";
+import { id, makeAccount, makeSession, ownedChat, uiMessage } from "../support/factories.ts";
 import { connect } from "../../scripts/local-stack/database.ts";
 
 const { sql, url } = await useTestDatabase();
+const { asService, asOwner } = rpcOn(sql);
 
 // deno-lint-ignore no-explicit-any -- jsonb results; the assertions check their shape
 type Json = Record<string, any>;
-const asService = (query: string, ...args: unknown[]): Promise<Json> =>
-  asServiceRole(sql, (tx) => tx.unsafe(`select ${query} as r`, args as never[])).then((rows) => rows[0].r);
-const asOwner = (accountId: string, query: string, ...args: unknown[]): Promise<Json> =>
-  asUser(sql, accountId, (tx) => tx.unsafe(`select ${query} as r`, args as never[])).then((rows) => rows[0].r);
-const failure = (promise: Promise<unknown>) =>
-  promise.then(() => undefined, (e) => e as { code: string; detail?: string });
 
-async function ownedChat() {
-  const accountId = await makeAccount(sql);
-  const chat = await makeChat(sql, (await makeSession(sql, accountId)).id);
-  return { accountId, chatId: chat.id as string };
-}
 const state = async (chatId: string) =>
   (await sql`select status, runner_id, active_stream_id, heartbeat_at, attempts, last_error, revision::int,
                     updated_at from chats where id = ${chatId}`)[0];
@@ -34,7 +24,7 @@ const runOf = async (chatId: string) => (await state(chatId)).active_stream_id a
 
 describe("a user message", () => {
   it("makes an idle chat pending, resets attempts and clears the last error, and wakes workers on chat_work", async () => {
-    const { accountId, chatId } = await ownedChat();
+    const { accountId, chatId } = await ownedChat(sql);
     const listener = connect(url);
     const woken: string[] = [];
     await listener.listen("chat_work", (payload) => void woken.push(payload));
@@ -46,7 +36,7 @@ describe("a user message", () => {
   });
 
   it("to a pending chat keeps its place in the claim order; an assistant message never changes the status", async () => {
-    const { accountId, chatId } = await ownedChat();
+    const { accountId, chatId } = await ownedChat(sql);
     await say(accountId, chatId);
     const [before] = await sql`select status_changed_at from chats where id = ${chatId}`;
     await say(accountId, chatId);
@@ -56,7 +46,7 @@ describe("a user message", () => {
   });
 
   it("to a running chat is queued in order, retried idempotently, and refused past 20 with queue_full", async () => {
-    const { accountId, chatId } = await ownedChat();
+    const { accountId, chatId } = await ownedChat(sql);
     await say(accountId, chatId);
     await claim("w", chatId);
     const first = await say(accountId, chatId, "q-1");
@@ -73,7 +63,7 @@ describe("claim, heartbeat, finish", () => {
   it("claims the oldest pending chats once each, holding each with a new running run", async () => {
     const chats = [];
     for (let i = 0; i < 3; i++) {
-      const chat = await ownedChat();
+      const chat = await ownedChat(sql);
       await say(chat.accountId, chat.chatId);
       chats.push(chat.chatId);
     }
@@ -113,7 +103,7 @@ describe("claim, heartbeat, finish", () => {
   });
 
   it("a heartbeat refreshes only the runner's own chats, reports stops, and takes no revision nor updated_at", async () => {
-    const { accountId, chatId } = await ownedChat();
+    const { accountId, chatId } = await ownedChat(sql);
     await say(accountId, chatId);
     await claim("w1", chatId);
     const before = await state(chatId);
@@ -131,7 +121,7 @@ describe("claim, heartbeat, finish", () => {
   });
 
   it("finishing the holding run ends the turn: idle, lease cleared, attempts reset; queued messages promoted in order make it pending", async () => {
-    const { accountId, chatId } = await ownedChat();
+    const { accountId, chatId } = await ownedChat(sql);
     await say(accountId, chatId, "first");
     await claim("w1", chatId);
     await say(accountId, chatId, "second");
@@ -154,7 +144,7 @@ describe("claim, heartbeat, finish", () => {
   });
 
   it("a failed finish leaves error (turn failed), or pending when messages were queued", async () => {
-    const { accountId, chatId } = await ownedChat();
+    const { accountId, chatId } = await ownedChat(sql);
     await say(accountId, chatId);
     await claim("w1", chatId);
     await finish(await runOf(chatId), chatId, "failed");
@@ -168,7 +158,7 @@ describe("claim, heartbeat, finish", () => {
   });
 
   it("finishing a run that does not hold the chat records only the run", async () => {
-    const { accountId, chatId } = await ownedChat();
+    const { accountId, chatId } = await ownedChat(sql);
     await say(accountId, chatId);
     await claim("w1", chatId);
     const held = await state(chatId);
@@ -178,7 +168,7 @@ describe("claim, heartbeat, finish", () => {
   });
 
   it("log_workflow_step without started_at is fine for an existing run and PT400 for an unknown one", async () => {
-    const { accountId, chatId } = await ownedChat();
+    const { accountId, chatId } = await ownedChat(sql);
     await say(accountId, chatId);
     await claim("w1", chatId);
     const steps = [{ step_number: 1, started_at: new Date().toISOString(), finished_at: new Date().toISOString() }];
@@ -196,7 +186,7 @@ describe("claim, heartbeat, finish", () => {
 
 describe("stop", () => {
   it("running -> stopping, pending -> idle, otherwise nothing; another account's chat is PT404", async () => {
-    const { accountId, chatId } = await ownedChat();
+    const { accountId, chatId } = await ownedChat(sql);
     expect((await asOwner(accountId, "public.stop_chat($1)", chatId)).chat.status).toBe("idle");
     await say(accountId, chatId);
     expect((await asOwner(accountId, "public.stop_chat($1)", chatId)).chat.status).toBe("idle");
@@ -215,7 +205,7 @@ describe("stale recovery", () => {
     sql`update chats set heartbeat_at = now() - interval '1 hour' where id = ${chatId}`;
 
   it("fails the run of a silent worker and gives the chat back, up to three claims; a late finish changes nothing", async () => {
-    const { accountId, chatId } = await ownedChat();
+    const { accountId, chatId } = await ownedChat(sql);
     await say(accountId, chatId);
     const runs: string[] = [];
     for (let attempt = 1; attempt <= 3; attempt++) {
@@ -236,7 +226,7 @@ describe("stale recovery", () => {
   });
 
   it("runs at the start of every claim; a stale stopping chat goes idle", async () => {
-    const { accountId, chatId } = await ownedChat();
+    const { accountId, chatId } = await ownedChat(sql);
     await say(accountId, chatId);
     await claim("w1", chatId);
     await expire(chatId);
@@ -251,7 +241,7 @@ describe("stale recovery", () => {
   });
 
   it("the lease columns are set and cleared together with running (a CHECK)", async () => {
-    const { chatId } = await ownedChat();
+    const { chatId } = await ownedChat(sql);
     const e = await failure(sql`update chats set status = 'running' where id = ${chatId}`);
     expect(e?.code).toBe("23514");
   });
@@ -259,7 +249,7 @@ describe("stale recovery", () => {
 
 describe("who may call what", () => {
   it("users may stop their chats but not claim, heartbeat or recover", async () => {
-    const { accountId, chatId } = await ownedChat();
+    const { accountId, chatId } = await ownedChat(sql);
     for (const query of ["public.claim_chats('x')", "public.heartbeat('x', '{}')", "public.recover_stale_chats()"]) {
       expect((await failure(asOwner(accountId, query)))?.code, query).toBe("42501");
     }

@@ -3,25 +3,14 @@
 // against a full recomputation after randomized concurrent workloads with retries), the budget that
 // stops an account's next turn, and the usage read.
 import { describe, expect, it } from "vitest";
-import { asServiceRole, asUser, useTestDatabase } from "../support/db.ts";
-import { id, makeAccount, makeChat, makeSession, uiMessage } from "../support/factories.ts";
+import { asUser, failure, rpcOn, useTestDatabase } from "../support/db.ts";
+import { id, makeAccount, makeChat, ownedChat, uiMessage } from "../support/factories.ts";
 import { totalsAndRecomputation, usageTables } from "../support/usage.ts";
 
 const { sql } = await useTestDatabase();
-
-const asService = (query: string, ...args: unknown[]): Promise<any> =>
-  asServiceRole(sql, (tx) => tx.unsafe(`select ${query} as r`, args as never[])).then((rows) => rows[0].r);
-const asOwner = (accountId: string, query: string, ...args: unknown[]): Promise<any> =>
-  asUser(sql, accountId, (tx) => tx.unsafe(`select ${query} as r`, args as never[])).then((rows) => rows[0].r);
-const failure = (promise: Promise<unknown>) =>
-  promise.then(() => undefined, (e) => e as { code: string; detail?: string; hint?: string; message: string });
-
-async function ownedChat(accountId?: string) {
-  const owner = accountId ?? await makeAccount(sql);
-  const session = await makeSession(sql, owner);
-  const chat = await makeChat(sql, session.id, { model_id: "chat-model" });
-  return { accountId: owner, sessionId: session.id as string, chatId: chat.id as string };
-}
+const { asService, asOwner } = rpcOn(sql);
+/** The chats of these tests run one model, so usage is grouped by it. */
+const usageChat = { fields: { model_id: "chat-model" } };
 
 interface Step {
   step_number: number;
@@ -51,7 +40,7 @@ const row = async (table: string, where: string, ...args: unknown[]) =>
 
 describe("recording usage", () => {
   it("stores a step's usage in its columns and adds it once to its run, chat, session and day; a retry adds nothing", async () => {
-    const { accountId, sessionId, chatId } = await ownedChat();
+    const { accountId, sessionId, chatId } = await ownedChat(sql, usageChat);
     const usage = {
       provider: "anthropic",
       model_id: "claude-x",
@@ -118,7 +107,7 @@ describe("recording usage", () => {
   });
 
   it("a step without usage is an unpriced step (step 1 a turn) under the run's model, no provider, the main agent", async () => {
-    const { accountId, chatId } = await ownedChat();
+    const { accountId, chatId } = await ownedChat(sql, usageChat);
     await log("run-b", chatId, [step(1, "2026-11-03T00:00:00Z"), step(2, "2026-11-03T00:00:05Z")], "run-model");
     await log("run-b", chatId, [step(3, "2026-11-03T00:00:09Z", { agent_type: "subagent", cost_micros: 7 })]);
     const days = await sql`
@@ -147,7 +136,7 @@ describe("recording usage", () => {
   });
 
   it("counts each step on the UTC day it finished, a turn across midnight on both days", async () => {
-    const { accountId, chatId } = await ownedChat();
+    const { accountId, chatId } = await ownedChat(sql, usageChat);
     await log("run-c", chatId, [
       step(1, "2026-10-31T23:59:59.999Z", { total_tokens: 10 }),
       step(2, "2026-11-01T00:00:00Z", { total_tokens: 20 }),
@@ -161,7 +150,7 @@ describe("recording usage", () => {
   });
 
   it("refuses negative counts, unknown agent types and empty model names, writing nothing", async () => {
-    const { chatId } = await ownedChat();
+    const { chatId } = await ownedChat(sql, usageChat);
     for (const bad of [{ input_tokens: -1 }, { cost_micros: -5 }, { agent_type: "helper" }, { model_id: "" }]) {
       const error = await failure(log(id("run"), chatId, [step(1, "2026-11-04T00:00:00Z", bad)]));
       expect(error?.code, JSON.stringify(bad)).toBe("23514");
@@ -170,7 +159,7 @@ describe("recording usage", () => {
   });
 
   it("deleting a chat deletes its own totals, not what it added to its session and its account's days", async () => {
-    const { accountId, sessionId, chatId } = await ownedChat();
+    const { accountId, sessionId, chatId } = await ownedChat(sql, usageChat);
     await log("run-d", chatId, [step(1, "2026-11-05T00:00:00Z", { cost_micros: 99 })]);
     await sql`delete from chats where id = ${chatId}`;
     expect(await row("chat_usage", "chat_id = $1", chatId)).toBeUndefined();
@@ -292,7 +281,7 @@ describe("the totals under concurrency and retries", () => {
       const accountId = await makeAccount(sql);
       accounts.push(accountId);
       for (let s = 0; s < 2; s++) {
-        const { sessionId } = await ownedChat(accountId);
+        const { sessionId } = await ownedChat(sql, { ...usageChat, accountId: accountId });
         for (let c = 0; c < 2; c++) chats.push((await makeChat(sql, sessionId)).id);
       }
     }
@@ -314,8 +303,8 @@ describe("the totals under concurrency and retries", () => {
   it("two turns of one account whose steps use two models in opposite orders do not deadlock", async () => {
     // Two runs in different sessions (no totals row in common but the account's days), in the same
     // stripe, so they share the account's day rows for both models.
-    const { accountId, chatId } = await ownedChat();
-    const other = await ownedChat(accountId);
+    const { accountId, chatId } = await ownedChat(sql, usageChat);
+    const other = await ownedChat(sql, { ...usageChat, accountId: accountId });
     const [{ runs }] = await sql`
       select array_agg(id order by n) as runs from (
         select 'opposite-' || g as id, g as n from generate_series(1, 200) g
@@ -356,7 +345,7 @@ describe("the totals under concurrency and retries", () => {
     const random = generator(seed);
     const accountId = await makeAccount(sql);
     const chats: string[] = [];
-    for (let c = 0; c < 16; c++) chats.push((await ownedChat(accountId)).chatId);
+    for (let c = 0; c < 16; c++) chats.push((await ownedChat(sql, { ...usageChat, accountId: accountId })).chatId);
     const { queue } = workload(random, chats, 120);
     const twice = queue.flatMap((call) => [call, { ...call }]);
     expect(await runConcurrently(twice, 16), `seed ${seed}`).toEqual([]);
@@ -391,13 +380,13 @@ const count = async (table: string, chatId: string) =>
 
 describe("budgets", () => {
   it("claim_chats puts an over-budget account's pending chat in error and claims the next pending chat in its place", async () => {
-    const spender = await ownedChat();
-    const other = await ownedChat();
+    const spender = await ownedChat(sql, usageChat);
+    const other = await ownedChat(sql, usageChat);
     await setBudget(spender.accountId, { limit_cost_micros: 1000 });
     await say(spender.accountId, spender.chatId);
     await say(other.accountId, other.chatId);
     // The account reaches its limit after its message was accepted (another chat's turn spent it).
-    const { chatId: busyChat } = await ownedChat(spender.accountId);
+    const { chatId: busyChat } = await ownedChat(sql, { ...usageChat, accountId: spender.accountId });
     await spend(busyChat, { cost_micros: 1000 });
 
     const { claims } = await asService("public.claim_chats('w1', 1, $1)", [spender.chatId, other.chatId]);
@@ -411,7 +400,7 @@ describe("budgets", () => {
   });
 
   it("a user message of an over-budget account is PT402 budget_exceeded with the limit and the amount used; nothing is written", async () => {
-    const { accountId, chatId } = await ownedChat();
+    const { accountId, chatId } = await ownedChat(sql, usageChat);
     await setBudget(accountId, { limit_cost_micros: 1000 });
     await spend(chatId, { cost_micros: 1250 });
     const before = await chatState(chatId);
@@ -435,7 +424,7 @@ describe("budgets", () => {
   });
 
   it("a retry of a user message accepted before the budget ran out is answered as before, not refused", async () => {
-    const { accountId, chatId } = await ownedChat();
+    const { accountId, chatId } = await ownedChat(sql, usageChat);
     await setBudget(accountId, { limit_cost_micros: 100 });
     expect((await say(accountId, chatId, "accepted")).created).toBe(true);
     await spend(chatId, { cost_micros: 100 });
@@ -444,7 +433,7 @@ describe("budgets", () => {
   });
 
   it("a message that would be queued is refused too; assistant messages and the end of a turn are not", async () => {
-    const { accountId, chatId } = await ownedChat();
+    const { accountId, chatId } = await ownedChat(sql, usageChat);
     await setBudget(accountId, { limit_cost_micros: 1000 });
     await say(accountId, chatId, "first");
     const { claims: [{ run }] } = await asService("public.claim_chats('w1', 1, $1)", [chatId]);
@@ -475,7 +464,7 @@ describe("budgets", () => {
   });
 
   it("a token limit counts total_tokens from the first of the month; earlier months do not count", async () => {
-    const { accountId, chatId } = await ownedChat();
+    const { accountId, chatId } = await ownedChat(sql, usageChat);
     await setBudget(accountId, { limit_total_tokens: 500 });
     const lastMonth = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), 0, 12)).toISOString();
     await spend(chatId, { total_tokens: 10_000 }, lastMonth);
@@ -488,7 +477,7 @@ describe("budgets", () => {
   });
 
   it("raising the budget lets the next message run; no budget row or null limits mean no limit", async () => {
-    const { accountId, chatId } = await ownedChat();
+    const { accountId, chatId } = await ownedChat(sql, usageChat);
     await spend(chatId, { cost_micros: 5000, total_tokens: 5000 });
     expect((await say(accountId, chatId)).created).toBe(true);
     await asService("public.stop_chat($1)", chatId);
@@ -505,7 +494,7 @@ describe("budgets", () => {
   });
 
   it("set_budget (service role) reports where the account stands; users may not call it; an unknown account is PT404", async () => {
-    const { accountId, chatId } = await ownedChat();
+    const { accountId, chatId } = await ownedChat(sql, usageChat);
     await spend(chatId, { cost_micros: 300, total_tokens: 40 });
     const { budget } = await setBudget(accountId, { limit_cost_micros: 1000 });
     expect(budget).toMatchObject({
@@ -525,7 +514,7 @@ describe("budgets", () => {
   });
 
   it("owners read their own budget and cannot write it; nobody else sees it", async () => {
-    const { accountId } = await ownedChat();
+    const { accountId } = await ownedChat(sql, usageChat);
     await setBudget(accountId, { limit_cost_micros: 100 });
     const seen = await asUser(
       sql,
@@ -562,7 +551,8 @@ describe("get_usage", () => {
 
   async function accountWithHistory() {
     const accountId = await makeAccount(sql);
-    const first = await ownedChat(accountId), second = await ownedChat(accountId);
+    const first = await ownedChat(sql, { ...usageChat, accountId: accountId }),
+      second = await ownedChat(sql, { ...usageChat, accountId: accountId });
     const thisMonth = `${firstOfMonth()}T08:00:00Z`;
     await log("h1-" + accountId, first.chatId, [
       step(1, "2026-09-30T10:00:00Z", { model_id: "m-1", total_tokens: 100, cost_micros: 10 }),
@@ -647,7 +637,7 @@ describe("get_usage", () => {
 
   it("list_chats and get_messages show each chat's totals (null before its first step)", async () => {
     const { accountId, first } = await accountWithHistory();
-    const idle = await ownedChat(accountId);
+    const idle = await ownedChat(sql, { ...usageChat, accountId: accountId });
     const { chats } = await asOwner(accountId, "public.list_chats()");
     const usageOf = Object.fromEntries(chats.map((c: any) => [c.id, c.usage]));
     expect(usageOf[first.chatId]).toMatchObject({ cost_micros: 30, total_tokens: 300, steps: 2, turns: 1 });

@@ -56,6 +56,19 @@ export function call<T = any>(sql: Sql, accountId: string | null, query: string,
   return accountId ? asUser(sql, accountId, run) : asServiceRole(sql, run);
 }
 
+/**
+ * One test file's calls of SQL functions: `asService(query, ...args)` as the service role,
+ * `asOwner(accountId, query, ...args)` as that user, both `call()` on the file's database.
+ */
+export function rpcOn(sql: Sql) {
+  return {
+    // deno-lint-ignore no-explicit-any -- jsonb results; the tests check their shape
+    asService: <T = any>(query: string, ...args: unknown[]) => call<T>(sql, null, query, ...args),
+    // deno-lint-ignore no-explicit-any -- as above
+    asOwner: <T = any>(accountId: string, query: string, ...args: unknown[]) => call<T>(sql, accountId, query, ...args),
+  };
+}
+
 /** The error `promise` rejects with (a PostgreSQL error: code, detail, message), or undefined. */
 export const failure = (promise: Promise<unknown>) =>
-  promise.then(() => undefined, (e) => e as { code: string; detail?: string; message: string });
+  promise.then(() => undefined, (e) => e as { code: string; detail?: string; hint?: string; message: string });

@@ -56,6 +56,20 @@ export async function makeStep(sql: Sql, runId: string, stepNumber = 1) {
   return row;
 }
 
+/**
+ * A chat in a session of an account: a new account, or `accountId`'s; `fields` are the chat's
+ * columns. Every test file that needs "a chat someone owns" makes it here.
+ */
+export async function ownedChat(
+  sql: Sql,
+  { accountId, fields = {} }: { accountId?: string; fields?: Record<string, unknown> } = {},
+) {
+  const owner = accountId ?? await makeAccount(sql);
+  const session = await makeSession(sql, owner);
+  const chat = await makeChat(sql, session.id, fields);
+  return { accountId: owner, session, chat, sessionId: session.id as string, chatId: chat.id as string };
+}
+
 /** One account owning a session, a chat, a message, a read marker, a run and a step. */
 export async function makeOwnedTree(sql: Sql) {
   const accountId = await makeAccount(sql);
