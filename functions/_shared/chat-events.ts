@@ -36,6 +36,9 @@ export interface Cursor {
   chunk: number | null;
 }
 
+/** The chat as it is now: no history, the stream in flight from its start (a follower that joins). */
+export const fromNow: Cursor = Object.freeze({ revision: null, stream: null, chunk: null });
+
 export type ChatEvent =
   | { kind: "message"; revision: number; data: MessageSummary }
   | { kind: "chat"; revision: number; data: ChatSummary }

@@ -25,7 +25,7 @@
 // reconnects with the last id it saw (Last-Event-ID, as EventSource does by itself) receives every
 // later event, none twice; one that holds only a plain revision gets the stream in flight again from
 // its start chunk.
-import { type Cursor, formatCursor, parseCursor, type PlacedEvent } from "./chat-events.ts";
+import { type Cursor, formatCursor, fromNow, parseCursor, type PlacedEvent } from "./chat-events.ts";
 import type { Follower } from "./chat-follower.ts";
 import { HttpError } from "./http.ts";
 
@@ -55,7 +55,7 @@ export function onPing(ping: () => void): () => void {
 export function resumeCursor(request: Request, after: string | undefined): Cursor {
   const header = request.headers.get("last-event-id");
   const text = header !== null && header !== "" ? header : after;
-  if (text === undefined) return { revision: null, stream: null, chunk: null };
+  if (text === undefined) return fromNow;
   const cursor = parseCursor(text);
   if (!cursor) {
     const which = text === header ? "Last-Event-ID" : "after";

@@ -8,7 +8,7 @@
 // before the stream starts are the JSON error contract (401, 400, 404 for another account's chat).
 import type { Json } from "../../types/database.ts";
 import { ChatFeed } from "../_shared/chat-feed.ts";
-import { noChunk } from "../_shared/chat-events.ts";
+import { fromNow, noChunk } from "../_shared/chat-events.ts";
 import { openFollower } from "../_shared/chat-follower.ts";
 import { config } from "../_shared/config.ts";
 import { rpc } from "../_shared/db.ts";
@@ -44,7 +44,7 @@ const submit = operation({
     const reply: Reply = "queued" in appended
       ? { userMessageId: message.id }
       : { opensAfter: appended.message.revision };
-    const cursor = reply.opensAfter === undefined ? { revision: null, stream: null, chunk: null } : {
+    const cursor = reply.opensAfter === undefined ? fromNow : {
       revision: reply.opensAfter,
       stream: reply.opensAfter,
       chunk: noChunk,
@@ -68,7 +68,7 @@ const reconnect = operation({
   path: chatStreamPath,
   async run(query, caller) {
     // From the chat as it is now: the stream in flight, from its start chunk, or the next one.
-    const cursor = { revision: null, stream: null, chunk: null };
+    const cursor = fromNow;
     const follower = await openFollower({
       caller,
       chatId: query.chat_id,

@@ -13,7 +13,7 @@
 // exit non-zero and print the API's JSON error. A block fenced ```sh stream follows an event stream,
 // which never ends by itself: it must stop curl with --max-time, exit 0 or 28 (curl's "timed out")
 // and print at least one `event: chat`. The TypeScript blocks must also pass a strict tsc.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { projectRoot } from "../../scripts/local-stack/config.ts";
 import { seed } from "../../scripts/local-stack/database.ts";
 import { type ThrowawayStack, throwawayStack } from "../../scripts/local-stack/throwaway.ts";
+import { startWorker } from "../support/worker.ts";
 
 interface Block {
   /** The document it is in. */
@@ -212,16 +213,7 @@ for (const pass of [1, 2]) {
     beforeAll(async () => {
       env = await runShellSetup();
       if (pass === 2) {
-        worker = spawn(process.execPath, ["--import", "tsx", "examples/agent-worker/worker.ts"], {
-          cwd: projectRoot,
-          env: {
-            ...process.env,
-            SUPABASE_URL: stack.apiUrl,
-            WORKER_LISTEN_URL: stack.databaseUrl,
-            HEARTBEAT_MS: "300",
-          },
-          stdio: "ignore",
-        });
+        worker = startWorker(stack);
       }
     });
     afterAll(() => void worker?.kill("SIGKILL"));

@@ -4,7 +4,7 @@
 // what is stored, resumes after a remount mid-answer (resume: true) without showing twice, and the
 // component's stop button stops the agent.
 import { mkdir, rm, writeFile } from "node:fs/promises";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { createElement, type FunctionComponent } from "react";
@@ -12,6 +12,7 @@ import { act, create, type ReactTestRenderer } from "react-test-renderer";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { projectRoot } from "../../scripts/local-stack/config.ts";
 import { type ThrowawayStack, throwawayStack } from "../../scripts/local-stack/throwaway.ts";
+import { startWorker, until } from "../support/worker.ts";
 import { clientWith, invoke, uid, userJwt } from "../support/functions.ts";
 
 const componentDir = path.join(projectRoot, ".readme-components");
@@ -21,16 +22,7 @@ let Chat: FunctionComponent<{ chatId: string; token: string; history: unknown[] 
 
 beforeAll(async () => {
   stack = await throwawayStack();
-  worker = spawn(process.execPath, ["--import", "tsx", "examples/agent-worker/worker.ts"], {
-    cwd: projectRoot,
-    env: {
-      ...process.env,
-      SUPABASE_URL: stack.apiUrl,
-      WORKER_LISTEN_URL: stack.databaseUrl,
-      MOCK_CHUNK_DELAY_MS: "40",
-    },
-    stdio: "ignore",
-  });
+  worker = startWorker(stack, { MOCK_CHUNK_DELAY_MS: "40" });
   // The component exactly as the document shows it, pointed at this stack.
   const markdown = readFileSync(path.join(projectRoot, "docs/streaming.md"), "utf8");
   const source = /```tsx\n([\s\S]*?)```/.exec(markdown)![1];
@@ -48,17 +40,12 @@ afterAll(async () => {
   await rm(componentDir, { recursive: true, force: true });
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The rendered messages, as the component prints them: "role: text". */
 const shown = (renderer: ReactTestRenderer) =>
   renderer.root.findAllByType("p").map((p) => p.children.flat(Infinity).join(""));
 
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 15_000) {
-  for (const deadline = Date.now() + timeoutMs; !await check();) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await sleep(20);
-  }
-}
+/** Waits until `check` holds (the component re-renders as the answer streams in). */
+const whenTrue = (check: () => boolean | Promise<boolean>) => until(check, Boolean, { timeoutMs: 15_000 });
 
 async function newChat() {
   const token = await userJwt(crypto.randomUUID());
@@ -97,7 +84,7 @@ it("sends a message and shows the answer growing, render by render, to what get-
   const renderer = await mount({ chatId: chat.chatId, token: chat.token, history: [] });
   await send(renderer, "words to repeat back one by one");
   const seen = new Set<string>();
-  await until(async () => {
+  await whenTrue(async () => {
     const last = shown(renderer).at(-1) ?? "";
     if (last.startsWith("assistant:")) seen.add(last);
     return last.endsWith("done.") && (await chat.stored()).chat.status === "idle";
@@ -112,14 +99,14 @@ it("remounted mid-answer (a reload), it resumes the answer and shows it once; St
   const chat = await newChat();
   let renderer = await mount({ chatId: chat.chatId, token: chat.token, history: [] });
   await send(renderer, "a long question ".repeat(10));
-  await until(() => (shown(renderer).at(-1) ?? "").startsWith("assistant: I read the file."));
+  await whenTrue(() => (shown(renderer).at(-1) ?? "").startsWith("assistant: I read the file."));
   renderer.unmount();
 
   // The page again, with the history get-messages gives it then.
   const history = (await chat.stored()).messages.map((m) => m.message);
   expect(textOf(history.at(-1)!), "the page reloaded before the answer was stored whole").not.toMatch(/done\.$/);
   renderer = await mount({ chatId: chat.chatId, token: chat.token, history });
-  await until(async () =>
+  await whenTrue(async () =>
     (shown(renderer).at(-1) ?? "").endsWith("done.") && (await chat.stored()).chat.status === "idle"
   );
   const { messages } = await chat.stored();
@@ -128,9 +115,9 @@ it("remounted mid-answer (a reload), it resumes the answer and shows it once; St
 
   // Once more, stopped by the component's button while the answer streams.
   await send(renderer, "another long question ".repeat(10));
-  await until(() => renderer.root.findAllByType("button").length === 1 && shown(renderer).length === 4);
+  await whenTrue(() => renderer.root.findAllByType("button").length === 1 && shown(renderer).length === 4);
   await act(() => renderer.root.findByType("button").props.onClick());
-  await until(async () => (await chat.stored()).chat.status === "idle");
+  await whenTrue(async () => (await chat.stored()).chat.status === "idle");
   const [run] = await stack
     .sql`select status from workflow_runs where chat_id = ${chat.chatId} order by started_at desc limit 1`;
   expect(run.status).toBe("aborted");

@@ -3,13 +3,13 @@
 // DefaultChatTransport talks to the chat endpoint, followers read follow-chat and rebuild messages
 // with the client helper (client/follow-chat.ts). What they rebuild must equal what is stored.
 import { DefaultChatTransport, readUIMessageStream, type UIMessage, type UIMessageChunk } from "ai";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ChatView } from "../../client/follow-chat.ts";
 import { uiMessageChunk } from "../../functions/_shared/ui-message-chunk.ts";
-import { projectRoot } from "../../scripts/local-stack/config.ts";
 import { type ThrowawayStack, throwawayStack } from "../../scripts/local-stack/throwaway.ts";
 import { follow, type Follower } from "../support/follow.ts";
+import { startWorker, until } from "../support/worker.ts";
 import { clientWith, invoke, serviceRoleKey, uid, userJwt } from "../support/functions.ts";
 
 let stack: ThrowawayStack;
@@ -17,6 +17,12 @@ beforeAll(async () => {
   stack = await throwawayStack({ STALE_AFTER: "2s" });
 });
 const workers = new Set<ChildProcess>();
+/** The example worker on this file's stack, killed after each test; a quick mock model unless `env` says otherwise. */
+function worker(env: Record<string, string> = {}) {
+  const started = startWorker(stack, { MOCK_CHUNK_DELAY_MS: "20", ...env });
+  workers.add(started);
+  return started;
+}
 afterEach(() => {
   workers.forEach((worker) => worker.kill("SIGKILL"));
   workers.clear();
@@ -24,33 +30,6 @@ afterEach(() => {
 afterAll(async () => {
   await stack?.stop();
 });
-
-function startWorker(env: Record<string, string> = {}): ChildProcess {
-  const worker = spawn(process.execPath, ["--import", "tsx", "examples/agent-worker/worker.ts"], {
-    cwd: projectRoot,
-    env: {
-      ...process.env,
-      SUPABASE_URL: stack.apiUrl,
-      WORKER_LISTEN_URL: stack.databaseUrl,
-      HEARTBEAT_MS: "300",
-      MOCK_CHUNK_DELAY_MS: "20",
-      ...env,
-    },
-    stdio: ["ignore", process.env.WORKER_LOG ? "inherit" : "ignore", "inherit"],
-  });
-  workers.add(worker);
-  return worker;
-}
-
-async function until<T>(read: () => Promise<T> | T, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last value ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** A question long enough that its answer (the mock model repeats it) streams in many deltas. */
 const question = (words = 30) => Array.from({ length: words }, (_, i) => `word${i}`).join(" ");
@@ -117,7 +96,7 @@ function applyAll(view: ChatView, follower: Follower, from = 0) {
 
 describe("the chat endpoint with the AI SDK's DefaultChatTransport", () => {
   it("sendMessages yields the reply chunk by chunk; rebuilt, it equals what get-messages stores", async () => {
-    startWorker();
+    worker();
     const chat = await newChat();
     const sent = userMessage();
     const stream = await chat.transport.sendMessages({
@@ -142,7 +121,7 @@ describe("the chat endpoint with the AI SDK's DefaultChatTransport", () => {
   });
 
   it("reconnectToStream mid-turn replays the reply from its start and rebuilds the same message; after the turn it is null", async () => {
-    startWorker({ MOCK_CHUNK_DELAY_MS: "60" });
+    worker({ MOCK_CHUNK_DELAY_MS: "60" });
     const chat = await newChat();
     await invoke(chat.client, "append-message", { chat_id: chat.chatId, message: userMessage() });
     await until(
@@ -159,7 +138,7 @@ describe("the chat endpoint with the AI SDK's DefaultChatTransport", () => {
   });
 
   it("a message sent while the agent is busy is queued: the response waits for its turn, then streams its reply", async () => {
-    startWorker({ MOCK_CHUNK_DELAY_MS: "40" });
+    worker({ MOCK_CHUNK_DELAY_MS: "40" });
     const chat = await newChat();
     await invoke(chat.client, "append-message", { chat_id: chat.chatId, message: userMessage("first") });
     await until(() => chatRow(chat.chatId), (row) => row.status === "running");
@@ -236,7 +215,7 @@ describe("the chat endpoint with the AI SDK's DefaultChatTransport", () => {
 
 describe("followers of a streaming reply", () => {
   it("a follower cut off mid-turn, again and again, resumes with Last-Event-ID: every chunk once, the exact message", async () => {
-    startWorker({ MOCK_CHUNK_DELAY_MS: "30" });
+    worker({ MOCK_CHUNK_DELAY_MS: "30" });
     const chat = await newChat();
     const view = new ChatView();
     let cursor: string | undefined;
@@ -275,7 +254,7 @@ describe("followers of a streaming reply", () => {
   });
 
   it("50 followers of one streaming turn each rebuild it exactly", async () => {
-    startWorker();
+    worker();
     const chat = await newChat();
     const followers = await Promise.all(
       Array.from({ length: 50 }, () => follow(followUrl(chat.chatId), { token: chat.token })),
@@ -296,7 +275,7 @@ describe("followers of a streaming reply", () => {
   });
 
   it("a follower that joins mid-turn gets the reply from its start chunk", async () => {
-    startWorker({ MOCK_CHUNK_DELAY_MS: "40" });
+    worker({ MOCK_CHUNK_DELAY_MS: "40" });
     const chat = await newChat();
     await invoke(chat.client, "append-message", { chat_id: chat.chatId, message: userMessage() });
     await until(
@@ -317,7 +296,7 @@ describe("followers of a streaming reply", () => {
 
 describe("stopping and dying mid-turn", () => {
   it("stop-chat: the chat leaves running within 1 s, the run is aborted, and the stored reply is what followers saw", async () => {
-    startWorker({ MOCK_CHUNK_DELAY_MS: "100" });
+    worker({ MOCK_CHUNK_DELAY_MS: "100" });
     const chat = await newChat();
     const follower = await follow(followUrl(chat.chatId), { token: chat.token });
     await invoke(chat.client, "append-message", { chat_id: chat.chatId, message: userMessage() });
@@ -326,7 +305,7 @@ describe("stopping and dying mid-turn", () => {
     );
     const stopped = Date.now();
     expect((await invoke(chat.client, "stop-chat", { chat_id: chat.chatId })).status).toBe(200);
-    await until(() => chatRow(chat.chatId), (row) => row.status === "idle", 5_000);
+    await until(() => chatRow(chat.chatId), (row) => row.status === "idle", { timeoutMs: 5_000 });
     expect(Date.now() - stopped).toBeLessThan(1000);
     const [run] = await stack.sql`select status from workflow_runs where chat_id = ${chat.chatId}`;
     expect(run.status).toBe("aborted");
@@ -344,7 +323,7 @@ describe("stopping and dying mid-turn", () => {
   });
 
   it("a worker killed mid-turn: the reply's readers get an end after stale recovery, and the retried turn streams afresh", async () => {
-    const doomed = startWorker({ MOCK_CHUNK_DELAY_MS: "150", RUNNER_ID: "doomed" });
+    const doomed = worker({ MOCK_CHUNK_DELAY_MS: "150", RUNNER_ID: "doomed" });
     const chat = await newChat();
     const follower = await follow(followUrl(chat.chatId), { token: chat.token });
     const posted = await chat.transport.sendMessages({
@@ -357,7 +336,7 @@ describe("stopping and dying mid-turn", () => {
     const reading = readReply(posted);
     await follower.until((events) => events.filter((e) => e.event === "chunk").length >= 6);
     doomed.kill("SIGKILL");
-    startWorker({ RUNNER_ID: "rescuer" });
+    worker({ RUNNER_ID: "rescuer" });
 
     // The POST's reply ends: its stream was closed by the recovery (an error, then abort).
     const reply = await reading;

@@ -2,10 +2,10 @@
 // mock model) against the real functions, users talking through supabase-js. Every turn runs once,
 // none is lost, and a worker killed mid-turn is recovered after STALE_AFTER.
 import { uiMessage } from "../support/factories.ts";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { projectRoot } from "../../scripts/local-stack/config.ts";
 import { type ThrowawayStack, throwawayStack } from "../../scripts/local-stack/throwaway.ts";
+import { startWorker, until } from "../support/worker.ts";
 import { clientWith, invoke, uid, userJwt } from "../support/functions.ts";
 import type { Sql } from "../support/db.ts";
 
@@ -16,31 +16,18 @@ beforeAll(async () => {
   stack = await throwawayStack({ STALE_AFTER: "2s" });
 });
 const workers = new Set<ChildProcess>();
+/** A worker this file kills when it ends. */
+function worker(on: { apiUrl: string; databaseUrl: string }, env: Record<string, string>) {
+  const started = startWorker(on, { MOCK_CHUNK_DELAY_MS: "5", ...env });
+  workers.add(started);
+  return started;
+}
+/** Polls the database every 100 ms. */
+const waitFor = <T>(read: () => Promise<T>, done: (value: T) => boolean) => until(read, done, { everyMs: 100 });
 afterAll(async () => {
   workers.forEach((worker) => worker.kill("SIGKILL"));
   await stack?.stop();
 });
-
-function startWorker(env: Record<string, string>): ChildProcess {
-  // One process (node with tsx's loader), so that killing it kills the worker, not just a wrapper.
-  const worker = spawn(process.execPath, ["--import", "tsx", "examples/agent-worker/worker.ts"], {
-    cwd: projectRoot,
-    env: { ...process.env, HEARTBEAT_MS: "300", MOCK_CHUNK_DELAY_MS: "5", ...env },
-    stdio: ["ignore", process.env.WORKER_LOG ? "inherit" : "ignore", "inherit"],
-  });
-  workers.add(worker);
-  return worker;
-}
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last value ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** A user with a chat on the API at `url`. */
 async function userWithChatAt(url: string) {
@@ -61,7 +48,7 @@ describe("the example worker", () => {
     const sql = stack.sql;
     const workerIds = ["w0", "w1", "w2", "w3"];
     for (const id of workerIds) {
-      startWorker({ SUPABASE_URL: stack.apiUrl, WORKER_LISTEN_URL: stack.databaseUrl, RUNNER_ID: id });
+      worker(stack, { RUNNER_ID: id });
     }
     const users = await Promise.all(Array.from({ length: 20 }, () => userWithChatAt(stack.apiUrl)));
 
@@ -72,7 +59,7 @@ describe("the example worker", () => {
           message: uiMessage(`${chatId}-u${turn}`, "user", `question ${turn}`),
         });
         expect(sent.status).toBe(201);
-        await until(() => chatState(sql, chatId), (s) => s.status === "idle" && s.answers === turn);
+        await waitFor(() => chatState(sql, chatId), (s) => s.status === "idle" && s.answers === turn);
       }
     }));
 
@@ -98,20 +85,19 @@ describe("the example worker", () => {
       const stack = await throwawayStack({ STALE_AFTER: "2s" });
       try {
         const { client, chatId } = await userWithChatAt(stack.apiUrl);
-        const slow = { SUPABASE_URL: stack.apiUrl, WORKER_LISTEN_URL: stack.databaseUrl, MOCK_CHUNK_DELAY_MS: "400" };
-        const doomed = startWorker({ ...slow, RUNNER_ID: "doomed" });
+        const doomed = worker(stack, { MOCK_CHUNK_DELAY_MS: "400", RUNNER_ID: "doomed" });
         await invoke(client, "append-message", {
           chat_id: chatId,
           message: uiMessage(uid("u"), "user", "do the thing"),
         });
-        await until(
+        await waitFor(
           () => stack.sql`select runner_id from chats where id = ${chatId}`.then((rows) => rows[0].runner_id),
           (runner) => runner === "doomed",
         );
         doomed.kill("SIGKILL");
-        startWorker({ ...slow, MOCK_CHUNK_DELAY_MS: "5", RUNNER_ID: "rescuer" });
+        worker(stack, { MOCK_CHUNK_DELAY_MS: "5", RUNNER_ID: "rescuer" });
 
-        await until(
+        await waitFor(
           () => stack.sql`select status from chats where id = ${chatId}`.then((rows) => rows[0].status),
           (status) => status === "idle",
         );
