@@ -11,7 +11,7 @@
 //   rebuild, so when the turn ends both versions are equal.
 import type { UIMessage, UIMessageChunk } from "ai";
 import { EventSourceParserStream } from "eventsource-parser/stream";
-import type { ChatSummary, MessageSummary } from "../functions/_shared/schemas.ts";
+import type { ChatSummary, MessageSummary } from "../functions/_shared/schemas/mod.ts";
 import { messageFromChunks } from "./ui-messages.ts";
 
 /** A `message` event: a stored message, with its place (`seq`) and the change that wrote it. */

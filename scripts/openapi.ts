@@ -2,7 +2,7 @@
 // the reference rendered from it. Requests and answers are the zod schemas the functions parse with, converted by zod's
 // z.toJSONSchema; what a schema cannot say (who may call, the statuses, the error codes, what a stream sends) is in the
 // catalog below. tests/functions/openapi.test.ts fails until this is run after a schema changes; never edit the output.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -42,13 +42,13 @@ import {
   stopChatResponse,
   usageQuery,
   usageResponse,
-} from "../functions/_shared/schemas.ts";
+} from "../functions/_shared/schemas/mod.ts";
 import {
   appendChunksRequest,
   appendChunksResponse,
   chatRequest,
   chatStreamQuery,
-} from "../functions/_shared/stream-schemas.ts";
+} from "../functions/_shared/schemas/mod.ts";
 import { projectRoot } from "./local-stack/config.ts";
 import { fieldDocs } from "./openapi/field-docs.ts";
 import { renderReadme } from "./openapi/readme.ts";
@@ -397,7 +397,11 @@ function commonErrors(op: Operation): Record<number, string> {
   return errors;
 }
 
-const schemaFiles = ["functions/_shared/schemas.ts", "functions/_shared/stream-schemas.ts", "scripts/openapi.ts"];
+const schemaDir = path.join(projectRoot, "functions/_shared/schemas");
+const schemaFiles = [
+  ...readdirSync(schemaDir).map((file) => path.join("functions/_shared/schemas", file)),
+  "scripts/openapi.ts",
+];
 
 type JsonSchema = Record<string, unknown>;
 

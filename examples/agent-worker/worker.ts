@@ -17,6 +17,7 @@ import { hostname } from "node:os";
 import postgres from "postgres";
 import WebSocket from "ws";
 import { messageFromChunks } from "../../client/ui-messages.ts";
+import type * as Api from "../../functions/_shared/schemas/mod.ts";
 import { apiKeys, apiUrl, databaseUrl } from "../../scripts/local-stack/config.ts";
 import { startTurn } from "./agent.ts";
 
@@ -54,8 +55,27 @@ class ApiError extends Error {
   }
 }
 
+/** What each function the worker calls takes and answers: the API's own schemas. */
+interface Calls {
+  "claim-chats": [Api.ClaimChatsRequest, Api.ClaimChatsResponse];
+  heartbeat: [Api.HeartbeatRequest, Api.HeartbeatResponse];
+  "append-chunks": [Api.AppendChunksRequest, Api.AppendChunksResponse];
+  "append-message": [Api.AppendMessageRequest, Api.AppendMessageResponse];
+  "log-workflow-step": [Api.LogWorkflowStepRequest, Api.LogWorkflowStepResponse];
+}
+
 /** Calls a function; throws an ApiError with the API's JSON error on failure. */
-async function call<T>(name: string, body?: unknown): Promise<T> {
+function call<Name extends keyof Calls>(name: Name, body: Calls[Name][0]): Promise<Calls[Name][1]> {
+  return invoke(name, body);
+}
+
+/** A page of a chat's messages, oldest first. */
+function getMessages(chatId: string, beforeSeq?: number): Promise<Api.GetMessagesResponse> {
+  const before = beforeSeq === undefined ? "" : `&before_seq=${beforeSeq}`;
+  return invoke(`get-messages?chat_id=${encodeURIComponent(chatId)}&limit=200${before}`);
+}
+
+async function invoke<T>(name: string, body?: unknown): Promise<T> {
   const { data, error } = await supabase.functions.invoke(name, {
     method: body === undefined ? "GET" : "POST",
     ...(body === undefined ? {} : { body: body as Record<string, unknown> }),
@@ -72,10 +92,6 @@ async function call<T>(name: string, body?: unknown): Promise<T> {
   return data as T;
 }
 
-interface Claim {
-  chat: { id: string };
-  run: { id: string };
-}
 interface Held {
   abort: AbortController;
   stopped: boolean;
@@ -167,7 +183,7 @@ class ReplyStream {
     const chunks = this.chunks.slice(from, from + maxBatch);
     try {
       const answer = await retrying(this.state, () =>
-        call<{ next: number; stop: boolean }>("append-chunks", {
+        call("append-chunks", {
           chat_id: this.chatId,
           runner_id: settings.runnerId,
           message_id: this.messageId,
@@ -200,14 +216,12 @@ class ReplyStream {
 /** The chat's whole history, oldest first, paging back from the newest message. */
 async function history(chatId: string): Promise<UIMessage[]> {
   const messages: UIMessage[] = [];
-  let before = "";
+  let beforeSeq: number | undefined;
   for (;;) {
-    const page = await call<{ messages: { seq: number; message: UIMessage }[]; has_more: boolean }>(
-      `get-messages?chat_id=${encodeURIComponent(chatId)}&limit=200${before}`,
-    );
-    messages.unshift(...page.messages.map((m) => m.message));
+    const page = await getMessages(chatId, beforeSeq);
+    messages.unshift(...page.messages.map((m) => m.message as UIMessage));
     if (!page.has_more) return messages;
-    before = `&before_seq=${page.messages[0].seq}`;
+    beforeSeq = page.messages[0].seq;
   }
 }
 
@@ -228,7 +242,8 @@ async function streamTurn(chatId: string, runId: string, state: Held): Promise<v
   const store = async () => {
     await reply.flush();
     if (state.lost) return false;
-    const message = await reply.message();
+    // The SDK's UIMessage type allows any role and metadata; a reply is the assistant's, JSON throughout.
+    const message = await reply.message() as Api.UIMessage;
     const body = { chat_id: chatId, runner_id: settings.runnerId, message };
     await retrying(state, () => call("append-message", body)).catch((error) => {
       if (!(error instanceof ApiError && error.code === "not_held")) throw error;
@@ -256,7 +271,7 @@ async function streamTurn(chatId: string, runId: string, state: Held): Promise<v
   }
 }
 
-async function work({ chat, run }: Claim) {
+async function work({ chat, run }: Api.ClaimChatsResponse["claims"][number]) {
   const state: Held = { abort: new AbortController(), stopped: false, lost: false };
   held.set(chat.id, state);
   log({ claimed: chat.id, run: run.id });
@@ -285,7 +300,7 @@ async function heartbeat() {
   // flight is not judged by an answer about the old one.
   const asked = [...held];
   if (asked.length === 0) return;
-  const result = await call<{ held: string[]; stop: string[] }>("heartbeat", {
+  const result = await call("heartbeat", {
     runner_id: settings.runnerId,
     chat_ids: asked.map(([chatId]) => chatId),
   });
@@ -310,7 +325,7 @@ async function claim(chatIds?: string[]) {
   claiming = true;
   try {
     const limit = settings.concurrency - held.size;
-    const { claims } = await call<{ claims: Claim[] }>("claim-chats", {
+    const { claims } = await call("claim-chats", {
       runner_id: settings.runnerId,
       limit,
       models: settings.models,

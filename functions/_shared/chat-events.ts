@@ -15,8 +15,8 @@
 //
 // Resuming from a plain revision replays the stream in flight from its start chunk, if it opened at
 // or before that revision: a follower holding a plain revision has none of its chunks.
-import type { ChatSummary, MessageSummary } from "./schemas.ts";
-import type { ChatChanges, UIMessageChunk } from "./stream-schemas.ts";
+import type { ChatSummary, MessageSummary } from "./schemas/mod.ts";
+import type { ChatChanges, UIMessageChunk } from "./schemas/mod.ts";
 
 /** The chunk index of a position that holds no chunk of the stream it names (only streams after it). */
 export const noChunk = 2147483647;

@@ -18,7 +18,7 @@ import type { Caller } from "./auth.ts";
 import { type Cursor, type Position, take } from "./chat-events.ts";
 import { rpc } from "./db.ts";
 import { HttpError } from "./http.ts";
-import type { ChatChanges } from "./stream-schemas.ts";
+import type { ChatChanges } from "./schemas/mod.ts";
 
 export type { ChatChanges };
 

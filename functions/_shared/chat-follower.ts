@@ -8,7 +8,7 @@ import { type Batch, type ChatFeed, readChanges } from "./chat-feed.ts";
 import { covers, type Cursor, type PlacedEvent, type Position, startOf, take } from "./chat-events.ts";
 import { config } from "./config.ts";
 import { HttpError } from "./http.ts";
-import type { ChatChanges } from "./stream-schemas.ts";
+import type { ChatChanges } from "./schemas/mod.ts";
 
 /** Why a follower stopped by itself: a read failed, or its chat is no longer the caller's to see. */
 export type FollowerEnd = "error" | "gone";

@@ -2,7 +2,7 @@
 // field and what to send instead ("chat_id must be a string, not a number"; "the body has an
 // unknown field "extra": remove it (accepted: chat_id, message)"). The first problem becomes the
 // 400's message, so supabase-js users see it; all of them are its `details`.
-// Pure (zod only): schemas.ts uses the same words where it checks a body in two steps.
+// Pure (zod only): schemas/ uses the same words where it checks a body in two steps.
 import type { z } from "zod";
 
 export interface Problem {

@@ -7,7 +7,7 @@
 import type { Json } from "../../types/database.ts";
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
-import { appendMessageRequest } from "../_shared/schemas.ts";
+import { appendMessageRequest } from "../_shared/schemas/mod.ts";
 
 Deno.serve(operation({
   name: "append-message",

@@ -3,7 +3,7 @@
 // purged once it has been archived and idle for the retention period) or restores it.
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
-import { archiveChatRequest } from "../_shared/schemas.ts";
+import { archiveChatRequest } from "../_shared/schemas/mod.ts";
 
 Deno.serve(operation({
   name: "archive-chat",

@@ -14,9 +14,9 @@ import { config } from "../_shared/config.ts";
 import { rpc } from "../_shared/db.ts";
 import { HttpError } from "../_shared/http.ts";
 import { byMethod, operation } from "../_shared/operation.ts";
-import { type AppendMessageResponse, type UIMessage } from "../_shared/schemas.ts";
+import { type AppendMessageResponse, type UIMessage } from "../_shared/schemas/mod.ts";
 import { type Reply, replyStream, uiMessageStreamHeaders } from "../_shared/reply-stream.ts";
-import { chatRequest, chatStreamPath, chatStreamQuery } from "../_shared/stream-schemas.ts";
+import { chatRequest, chatStreamPath, chatStreamQuery } from "../_shared/schemas/mod.ts";
 
 const feed = new ChatFeed(config.followListenUrl);
 const maxSeconds = config.followMaxSeconds;

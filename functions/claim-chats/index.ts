@@ -6,7 +6,7 @@
 import { config } from "../_shared/config.ts";
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
-import { claimChatsRequest } from "../_shared/schemas.ts";
+import { claimChatsRequest } from "../_shared/schemas/mod.ts";
 
 Deno.serve(operation({
   name: "claim-chats",

@@ -4,7 +4,7 @@
 // 201 with the new chat; 200 with the existing one when the same id is retried in the same session.
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
-import { createChatRequest } from "../_shared/schemas.ts";
+import { createChatRequest } from "../_shared/schemas/mod.ts";
 
 Deno.serve(operation({
   name: "create-chat",

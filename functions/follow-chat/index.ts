@@ -9,7 +9,7 @@ import { openFollower } from "../_shared/chat-follower.ts";
 import { config } from "../_shared/config.ts";
 import { followStream, resumeCursor } from "../_shared/follow-stream.ts";
 import { operation } from "../_shared/operation.ts";
-import { followChatQuery } from "../_shared/schemas.ts";
+import { followChatQuery } from "../_shared/schemas/mod.ts";
 
 const feed = new ChatFeed(config.followListenUrl);
 

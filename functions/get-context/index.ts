@@ -4,7 +4,7 @@
 // added, removed } }, compared by content hash. Live bodies are not sent.
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
-import { getContextQuery } from "../_shared/schemas.ts";
+import { getContextQuery } from "../_shared/schemas/mod.ts";
 
 Deno.serve(operation({
   name: "get-context",

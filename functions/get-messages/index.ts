@@ -3,7 +3,7 @@
 // the page after `after_seq`, or the page before `before_seq`; plus the chat and `has_more`.
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
-import { getMessagesQuery } from "../_shared/schemas.ts";
+import { getMessagesQuery } from "../_shared/schemas/mod.ts";
 
 Deno.serve(operation({
   name: "get-messages",

@@ -3,7 +3,7 @@
 // missing from `held` was recovered by another worker: drop it. `stop`: the user pressed stop.
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
-import { heartbeatRequest } from "../_shared/schemas.ts";
+import { heartbeatRequest } from "../_shared/schemas/mod.ts";
 
 Deno.serve(operation({
   name: "heartbeat",

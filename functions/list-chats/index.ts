@@ -4,7 +4,7 @@
 // names the account (account_id).
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
-import { listChatsQuery } from "../_shared/schemas.ts";
+import { listChatsQuery } from "../_shared/schemas/mod.ts";
 
 Deno.serve(operation({
   name: "list-chats",

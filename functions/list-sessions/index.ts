@@ -3,7 +3,7 @@
 // `next_cursor` fetches the next page. The service role names the account (account_id).
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
-import { listSessionsQuery } from "../_shared/schemas.ts";
+import { listSessionsQuery } from "../_shared/schemas/mod.ts";
 
 Deno.serve(operation({
   name: "list-sessions",

@@ -8,7 +8,7 @@
 import type { Json } from "../../types/database.ts";
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
-import { logWorkflowStepRequest } from "../_shared/schemas.ts";
+import { logWorkflowStepRequest } from "../_shared/schemas/mod.ts";
 
 Deno.serve(operation({
   name: "log-workflow-step",

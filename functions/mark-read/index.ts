@@ -3,7 +3,7 @@
 // account_id is for the service role, which reads on behalf of an account.
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
-import { markReadRequest } from "../_shared/schemas.ts";
+import { markReadRequest } from "../_shared/schemas/mod.ts";
 
 Deno.serve(operation({
   name: "mark-read",

@@ -3,7 +3,7 @@
 // into the chat, in one transaction; returns which sources were added, updated and removed.
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
-import { pinContextRequest } from "../_shared/schemas.ts";
+import { pinContextRequest } from "../_shared/schemas/mod.ts";
 
 Deno.serve(operation({
   name: "pin-context",

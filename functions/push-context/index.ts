@@ -5,7 +5,7 @@
 // 413 for the whole request: nothing is written.
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
-import { pushContextRequest } from "../_shared/schemas.ts";
+import { pushContextRequest } from "../_shared/schemas/mod.ts";
 
 Deno.serve(operation({
   name: "push-context",

@@ -5,7 +5,7 @@
 // 200 with { budget: { period, period_start, limit_*, used_*, exceeded } }.
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
-import { setBudgetRequest } from "../_shared/schemas.ts";
+import { setBudgetRequest } from "../_shared/schemas/mod.ts";
 
 Deno.serve(operation({
   name: "set-budget",

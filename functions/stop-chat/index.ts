@@ -3,7 +3,7 @@
 // heartbeat), a pending one idle; otherwise nothing changes. Returns { chat }.
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
-import { stopChatRequest } from "../_shared/schemas.ts";
+import { stopChatRequest } from "../_shared/schemas/mod.ts";
 
 Deno.serve(operation({
   name: "stop-chat",

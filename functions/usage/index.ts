@@ -4,7 +4,7 @@
 // and how much of it is used. The service role names account_id.
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
-import { usageQuery } from "../_shared/schemas.ts";
+import { usageQuery } from "../_shared/schemas/mod.ts";
 
 Deno.serve(operation({
   name: "usage",

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { startTurn } from "../../examples/agent-worker/agent.ts";
 import { ChatView, followChat, type FollowEvent, type StoredMessage } from "../../client/follow-chat.ts";
 import { messageFromChunks } from "../../client/ui-messages.ts";
-import type { ChatSummary } from "../../functions/_shared/schemas.ts";
+import type { ChatSummary } from "../../functions/_shared/schemas/mod.ts";
 
 const question: UIMessage = { id: "u1", role: "user", parts: [{ type: "text", text: "what is in the README?" }] };
 

@@ -1,8 +1,8 @@
-// The row schemas the API's answers are parsed with (functions/_shared/schemas.ts) name exactly the
+// The row schemas the API's answers are parsed with (functions/_shared/schemas/mod.ts) name exactly the
 // columns of their tables, in the database as the migrations build it: a column added or dropped by a
 // migration fails here until the schema follows.
 import { expect, it } from "vitest";
-import { rowSchemas } from "../../functions/_shared/schemas.ts";
+import { rowSchemas } from "../../functions/_shared/schemas/mod.ts";
 import { useTestDatabase } from "../support/db.ts";
 
 const { sql } = await useTestDatabase();

@@ -3,8 +3,8 @@
 // resume from; bad input is a 4xx and writes nothing.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { claimChatsResponse } from "../../functions/_shared/schemas.ts";
-import { appendChunksResponse } from "../../functions/_shared/stream-schemas.ts";
+import { claimChatsResponse } from "../../functions/_shared/schemas/mod.ts";
+import { appendChunksResponse } from "../../functions/_shared/schemas/mod.ts";
 import { uiMessage } from "../support/factories.ts";
 import { hostileString, unstorableStrings } from "../support/hostile.ts";
 import { invoke, post, serviceRoleKey, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";

@@ -1,6 +1,6 @@
 // create-chat through the real Deno server, called with supabase-js.
 import { describe, expect, it } from "vitest";
-import { createChatResponse } from "../../functions/_shared/schemas.ts";
+import { createChatResponse } from "../../functions/_shared/schemas/mod.ts";
 import { invoke, newUser, service, storedRow, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
 
 const sql = useFunctionsDatabase();

@@ -2,7 +2,7 @@
 // that come before a stream starts. The followers read the stream with the parser EventSource uses.
 import { uiMessage } from "../support/factories.ts";
 import { describe, expect, it } from "vitest";
-import { chatSummary, messageSummary } from "../../functions/_shared/schemas.ts";
+import { chatSummary, messageSummary } from "../../functions/_shared/schemas/mod.ts";
 import { applied, follow, type FollowEvent } from "../support/follow.ts";
 import { apiUrl, invoke, newUser, service, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
 import { readFileSync } from "node:fs";

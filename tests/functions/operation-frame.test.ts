@@ -17,7 +17,7 @@ const shared = (file: string) => pathToFileURL(path.join(projectRoot, "functions
 const source = `
 import { z } from "zod";
 import { operation } from "${shared("operation.ts")}";
-import { queryInteger } from "${shared("schemas.ts")}";
+import { queryInteger } from "${shared("schemas/mod.ts")}";
 
 const list = operation({
   name: "list-things",

@@ -3,7 +3,7 @@
 // response parsed with the schema the functions export.
 import { uiMessage } from "../support/factories.ts";
 import { beforeAll, describe, expect, it } from "vitest";
-import { getMessagesResponse, listChatsResponse, listSessionsResponse } from "../../functions/_shared/schemas.ts";
+import { getMessagesResponse, listChatsResponse, listSessionsResponse } from "../../functions/_shared/schemas/mod.ts";
 import { apiUrl, invoke, newUser, service, uid, userWithChat } from "../support/functions.ts";
 
 type Client = Awaited<ReturnType<typeof newUser>>["client"];

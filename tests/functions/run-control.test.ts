@@ -3,7 +3,7 @@
 // (tests/db/run-control.test.ts) cover stale recovery in depth; here it runs through claim-chats.
 import { uiMessage } from "../support/factories.ts";
 import { describe, expect, it } from "vitest";
-import { claimChatsResponse, heartbeatResponse, stopChatResponse } from "../../functions/_shared/schemas.ts";
+import { claimChatsResponse, heartbeatResponse, stopChatResponse } from "../../functions/_shared/schemas/mod.ts";
 import { invoke, newUser, service, uid, useFunctionsDatabase, userWithChat } from "../support/functions.ts";
 
 const sql = useFunctionsDatabase();

@@ -1,7 +1,7 @@
 // A follower of follow-chat as a test holds it: fetch + the SSE parser EventSource itself uses
 // (eventsource-parser), so the stream is read exactly as a browser would read it.
 import { EventSourceParserStream } from "eventsource-parser/stream";
-import type { ChatSummary, MessageSummary } from "../../functions/_shared/schemas.ts";
+import type { ChatSummary, MessageSummary } from "../../functions/_shared/schemas/mod.ts";
 
 /** An event as received: `id` is its revision (NaN for a cursor with a stream position), `cursor` the id as sent. */
 export type FollowEvent =

@@ -24,8 +24,8 @@ import {
   setBudgetResponse,
   stopChatResponse,
   usageResponse,
-} from "../../functions/_shared/schemas.ts";
-import { appendChunksResponse } from "../../functions/_shared/stream-schemas.ts";
+} from "../../functions/_shared/schemas/mod.ts";
+import { appendChunksResponse } from "../../functions/_shared/schemas/mod.ts";
 import { id as uid } from "./factories.ts";
 
 export { uid };
@@ -98,7 +98,7 @@ export type FunctionName = keyof typeof responses;
 
 /**
  * Calls a function through supabase-js and returns the status and parsed body, success or not. A
- * success must match the function's response schema (functions/_shared/schemas.ts), so a response
+ * success must match the function's response schema (functions/_shared/schemas/mod.ts), so a response
  * that drifts from what clients are told to expect fails the test that received it.
  */
 export async function invoke<F extends FunctionName>(

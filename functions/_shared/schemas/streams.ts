@@ -1,9 +1,11 @@
 // Request and response bodies of the live-stream functions: append-chunks (the worker), and the
 // chat endpoint that the AI SDK's DefaultChatTransport talks to.
 import { z } from "zod";
-import { getMessagesResponse, id, refineJson, uiMessage } from "./schemas.ts";
-import { explain } from "./validation.ts";
-import { type UIMessageChunk, uiMessageChunk } from "./ui-message-chunk.ts";
+import { id, refineJson } from "./json.ts";
+import { uiMessage } from "./messages.ts";
+import { getMessagesResponse } from "./reads.ts";
+import { explain } from "../validation.ts";
+import { type UIMessageChunk, uiMessageChunk } from "../ui-message-chunk.ts";
 
 export type { UIMessageChunk };
 
