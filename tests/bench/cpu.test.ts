@@ -1,10 +1,10 @@
-// The benchmark's CPU accounting (scripts/bench/cpu.ts), with real processes standing in for the
+// The benchmark's CPU accounting (bench/cpu.ts), with real processes standing in for the
 // load client, the function process and PostgreSQL's postmaster with its backends. /proc counts in
 // 10 ms ticks; each bound below allows for that and for a process's own start-up.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
-import { measureCpu } from "../../scripts/bench/cpu.ts";
+import { measureCpu } from "../../bench/cpu.ts";
 
 const ms = 1000; // µs
 

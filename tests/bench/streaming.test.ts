@@ -1,8 +1,8 @@
-// The storage benchmark's pgbench script (scripts/bench/streaming.ts) must send what append-chunks
+// The storage benchmark's pgbench script (bench/streaming.ts) must send what append-chunks
 // sends: once pgbench has put in a client's number and its `from`, the text is callText's, byte for byte.
 import { describe, expect, it } from "vitest";
 import { callText } from "../../functions/_shared/call-text.ts";
-import { appendChunksScript } from "../../scripts/bench/streaming.ts";
+import { appendChunksScript } from "../../bench/streaming.ts";
 
 const claims = { iss: "supabase-demo", role: "service_role", exp: 1983812996 };
 

@@ -1,9 +1,9 @@
 // Workloads 1 and 2: append-message over HTTP (wrk) and exactly the same database work sent straight
 // to PostgreSQL (pgbench), at the same concurrency, on fresh chats of the same shape.
 import { randomUUID } from "node:crypto";
-import { callText } from "../../functions/_shared/call-text.ts";
-import { userJwt } from "../local-stack/config.ts";
-import type { Sql } from "../local-stack/database.ts";
+import { callText } from "../functions/_shared/call-text.ts";
+import { userJwt } from "../scripts/local-stack/config.ts";
+import type { Sql } from "../scripts/local-stack/database.ts";
 import { type CpuPerRequest, measureCpu, type Measured } from "./cpu.ts";
 import { type LoadResult, pgbench, wrk } from "./tools.ts";
 
@@ -31,10 +31,19 @@ export async function makeChats(sql: Sql, prefix: string, count: number) {
 }
 
 /**
- * What the function sends for one append, with pgbench variables where the ids vary; `announce`
- * false is what it sent before its change hints went after the commit (for older schemas).
+ * Every chat that is pending, running or stopping (or, given a session, every chat of it) becomes idle
+ * with no lease: what earlier runs left, so that a run's claims and workers see only its own chats.
  */
-export function appendScript(accountId: string, chat: string, announce = true): string {
+export async function settleChats(sql: Sql, sessionId?: string): Promise<void> {
+  await sql`
+    update chats set status = 'idle', active_stream_id = null, runner_id = null, heartbeat_at = null
+     where ${
+    sessionId === undefined ? sql`status in ('pending', 'running', 'stopping')` : sql`session_id = ${sessionId}`
+  }`;
+}
+
+/** What the function sends for one append, with pgbench variables where the ids vary. */
+export function appendScript(accountId: string, chat: string): string {
   const now = Math.floor(Date.now() / 1000);
   const claims = {
     iss: "supabase-demo",
@@ -54,7 +63,7 @@ export function appendScript(accountId: string, chat: string, announce = true): 
     },
     statementTimeout: "5s",
     lockTimeout: "2s",
-    announce,
+    announce: true, // as functions/_shared/db.ts sends append_message: its hints go out after the commit
   });
   return `\\set r random(1, 1000000000000)\n${oneQuery(text)};\n`;
 }

@@ -1,13 +1,12 @@
 // docs/benchmarks.md and its two charts (SVG, drawn here: no plotting dependency for two charts).
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { type TriggerRow, triggerSection } from "./append-triggers.ts";
 import { type FollowResults, followSection } from "./follow.ts";
 import { type ReadsResults, readsSection } from "./reads.ts";
 import { type RunControlResults, runControlSection } from "./run-control.ts";
 import { type StreamingResults, streamingSection } from "./streaming.ts";
 import type { CpuPerRequest } from "./cpu.ts";
-import type { LoadResult } from "./tools.ts";
+import { type LoadResult, median } from "./tools.ts";
 
 interface AppendRow {
   shape: string;
@@ -36,7 +35,6 @@ export interface Results {
   append: AppendRow[];
   /** The same runs with synchronous_commit = off on both sides (empty against an external stack). */
   appendCpuBound: AppendRow[];
-  triggers?: TriggerRow[];
   others: Record<string, LoadResult>;
   scaling: ScaleRow[];
   reads?: ReadsResults;
@@ -145,8 +143,6 @@ function legend(x: number, y: number, items: [string, string][], vertical = fals
 const svg = (w: number, h: number, parts: string[]) =>
   `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12">` +
   `<rect width="100%" height="100%" fill="white"/>${parts.join("")}</svg>\n`;
-
-const med = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
 
 function appendTable(rows: AppendRow[]): string[] {
   return [
@@ -271,7 +267,6 @@ export async function writeReport(dir: string, r: Results): Promise<void> {
       "",
     );
   }
-  if (r.triggers) lines.push(...triggerSection(r.triggers));
   if (Object.keys(r.others).length) {
     lines.push(
       "## mark-read and log-workflow-step at concurrency 16",
@@ -335,11 +330,13 @@ export async function writeReport(dir: string, r: Results): Promise<void> {
       "",
       "| command | median s | runs |",
       "| --- | --: | --- |",
-      `| \`npm start\`, cold (no data folder) | ${med(startup.cold).toFixed(2)} | ${
+      `| \`npm start\`, cold (no data folder) | ${median(startup.cold).toFixed(2)} | ${
         startup.cold.map((v) => v.toFixed(2)).join(", ")
       } |`,
-      `| \`npm start\`, warm | ${med(startup.warm).toFixed(2)} | ${startup.warm.map((v) => v.toFixed(2)).join(", ")} |`,
-      `| \`npm run db:reset\` (starting and stopping PostgreSQL itself) | ${med(startup.dbReset).toFixed(2)} | ${
+      `| \`npm start\`, warm | ${median(startup.warm).toFixed(2)} | ${
+        startup.warm.map((v) => v.toFixed(2)).join(", ")
+      } |`,
+      `| \`npm run db:reset\` (starting and stopping PostgreSQL itself) | ${median(startup.dbReset).toFixed(2)} | ${
         startup.dbReset.map((v) => v.toFixed(2)).join(", ")
       } |`,
       "",

@@ -5,8 +5,8 @@ import { spawn, spawnSync } from "node:child_process";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { projectRoot } from "../local-stack/config.ts";
-import { freePort } from "../local-stack/throwaway.ts";
+import { projectRoot } from "../scripts/local-stack/config.ts";
+import { freePort } from "../scripts/local-stack/throwaway.ts";
 
 function npmStartUntilReady(env: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {

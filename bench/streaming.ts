@@ -19,22 +19,24 @@
 //
 // Only on the benchmark's own cluster: it settles every chat, spawns workers and alters the tables.
 import { DefaultChatTransport, type UIMessage, type UIMessageChunk } from "ai";
-import { execFile, spawn } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import os from "node:os";
-import path from "node:path";
-import { promisify } from "node:util";
-import { createParser } from "eventsource-parser";
-import { callText } from "../../functions/_shared/call-text.ts";
-import { apiKeys, projectRoot, userJwt } from "../local-stack/config.ts";
-import type { Sql } from "../local-stack/database.ts";
+import { callText } from "../functions/_shared/call-text.ts";
+import { apiKeys, projectRoot, userJwt } from "../scripts/local-stack/config.ts";
+import type { Sql } from "../scripts/local-stack/database.ts";
 import { type Bench, makeChats, oneQuery } from "./append.ts";
-import { call, now, sleep, textMessage } from "./client.ts";
-import { type CpuPerRequest, measureCpu, type Measured } from "./cpu.ts";
-import { clientThreads, type LoadResult, median, medianPercentiles, type Percentiles, percentiles } from "./tools.ts";
-
-const run = promisify(execFile);
+import { call, caughtUp, claimsOf, follow, type Follower, now, type Received, sleep, textMessage } from "./client.ts";
+import { type CpuPerRequest, measureCpu, type Measured, medianCpu } from "./cpu.ts";
+import {
+  type LoadResult,
+  median,
+  medianLoad,
+  medianPercentiles,
+  type Percentiles,
+  percentiles,
+  pgbench,
+} from "./tools.ts";
 
 /** A synthetic worker's batch interval (the example worker's STREAM_FLUSH_MS). */
 const batchMs = 50;
@@ -46,13 +48,6 @@ const followersPerTurn = 2, extraFollowers = 100;
 export const writers = 16;
 
 type Chunk = Record<string, string>;
-
-/** Every chat that is pending, running or stopping becomes idle with no lease (what earlier parts left). */
-export async function settleChats(sql: Sql): Promise<void> {
-  await sql`
-    update chats set status = 'idle', active_stream_id = null, runner_id = null, heartbeat_at = null
-     where status in ('pending', 'running', 'stopping')`;
-}
 
 /** A chat held by a runner, with its reply's stream open (start and text-start sent): `next` is where it ends. */
 interface HeldTurn {
@@ -128,84 +123,15 @@ function measureWithClient(measured: Measured | undefined): (requests: number) =
 // 1. Fan-out
 // ---------------------------------------------------------------------------------------------
 
-interface Receipt {
-  index: number;
-  /** A text-delta's sequence number. */
-  seq?: number;
-  /** When the network chunk holding the event arrived. */
-  at: number;
+/** A chunk event's index and type, and a text-delta's sequence number (its text starts "#123 "). */
+function chunkOf(e: Received) {
+  const { index, chunk } = JSON.parse(e.data) as { index: number; chunk: { type: string; delta?: string } };
+  const seq = chunk.type === "text-delta" ? /^#(\d+) /.exec(chunk.delta ?? "")?.[1] : undefined;
+  return { index, type: chunk.type, seq: seq === undefined ? undefined : Number(seq) };
 }
 
-interface ChunkFollower {
-  receipts: Receipt[];
-  /** Resolves true once `done()` holds (checked as events arrive), false on timeout or a closed stream. */
-  until(done: () => boolean, timeoutMs: number): Promise<boolean>;
-  /** A chat event arrived: the follower has caught up and is live. */
-  live(): boolean;
-  finished(): boolean;
-  close(): void;
-}
-
-/** A follow-chat stream read as EventSource reads it (eventsource-parser), keeping its chunk events. */
-async function followChunks(url: string, token: string): Promise<ChunkFollower> {
-  const abort = new AbortController();
-  const response = await fetch(url, {
-    headers: { Authorization: `Bearer ${token}`, Accept: "text/event-stream" },
-    signal: abort.signal,
-  });
-  if (response.status !== 200 || !response.body) {
-    throw new Error(`follow-chat answered ${response.status}: ${await response.text()}`);
-  }
-  const receipts: Receipt[] = [];
-  const waiters = new Set<() => void>();
-  let at = 0, live = false, finished = false, ended = false;
-  const parser = createParser({
-    onEvent: (e) => {
-      if (e.event === "chat") live = true;
-      if (e.event !== "chunk") return;
-      const { index, chunk } = JSON.parse(e.data) as { index: number; chunk: { type: string; delta?: string } };
-      const seq = chunk.type === "text-delta" ? /^#(\d+) /.exec(chunk.delta ?? "")?.[1] : undefined;
-      receipts.push({ index, seq: seq === undefined ? undefined : Number(seq), at });
-      if (chunk.type === "finish") finished = true;
-    },
-  });
-  const reader = response.body.getReader();
-  void (async () => {
-    const decoder = new TextDecoder();
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        at = now();
-        parser.feed(decoder.decode(value, { stream: true }));
-        waiters.forEach((wake) => wake());
-      }
-    } catch { /* closed by us */ }
-    ended = true;
-    waiters.forEach((wake) => wake());
-  })();
-  return {
-    receipts,
-    live: () => live,
-    finished: () => finished,
-    close: () => abort.abort(),
-    until: (done, timeoutMs) =>
-      new Promise((resolve) => {
-        const check = () => {
-          if (!done() && !ended) return;
-          clearTimeout(timer);
-          waiters.delete(check);
-          resolve(done());
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          resolve(false);
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      }),
-  };
-}
+/** The follower has received its turn's finish chunk. */
+const finished = (received: Received[]) => received.some((e) => e.event === "chunk" && chunkOf(e).type === "finish");
 
 /** Busy cores over a run (of the machine's `os.cpus().length`), and the parts of it that were measured apart. */
 export interface Cores {
@@ -241,23 +167,20 @@ export interface FanOutPoint {
   load: number;
 }
 
-const followUrl = (bench: Bench, chatId: string) =>
-  `${bench.apiUrl}/functions/v1/follow-chat?chat_id=${encodeURIComponent(chatId)}`;
-
 export async function streamFanOut(bench: Bench, turns: number, label: string): Promise<FanOutPoint> {
   const prefix = `sfan-${label}-`;
   const { token, serviceRoleKey: key, turns: held } = await holdTurns(bench, prefix, turns, `bench-${label}`);
   const followerTurns = held.flatMap((_, t) => Array(followersPerTurn + (t === 0 ? extraFollowers : 0)).fill(t));
-  const followers: ChunkFollower[] = [];
+  const followers: Follower[] = [];
   try {
     for (let i = 0; i < followerTurns.length; i += 50) {
       followers.push(
         ...await Promise.all(
-          followerTurns.slice(i, i + 50).map((t) => followChunks(followUrl(bench, held[t].chatId), token)),
+          followerTurns.slice(i, i + 50).map((t) => follow(bench.apiUrl, held[t].chatId, token)),
         ),
       );
     }
-    const ready = await Promise.all(followers.map((f) => f.until(() => f.live(), 30_000)));
+    const ready = await Promise.all(followers.map((f) => f.until(caughtUp, 30_000)));
     if (!ready.every(Boolean)) throw new Error("not every follower caught up");
     await Promise.all(held.map((turn) => openStream(bench, key, turn)));
 
@@ -291,7 +214,7 @@ export async function streamFanOut(bench: Bench, turns: number, label: string): 
     await Promise.all(
       held.map((turn) => append(bench, key, turn, [{ type: "text-end", id: "t" }, { type: "finish" }])),
     );
-    await Promise.all(followers.map((f) => f.until(() => f.finished(), 20_000)));
+    await Promise.all(followers.map((f) => f.until(finished, 20_000)));
 
     const latencies: number[] = [];
     let received = 0, lost = 0, duplicated = 0, outOfOrder = 0;
@@ -299,14 +222,15 @@ export async function streamFanOut(bench: Bench, turns: number, label: string): 
       const length = held[followerTurns[i]].next;
       const seen = new Set<number>();
       let highest = -1;
-      for (const r of f.receipts) {
+      for (const e of f.received.filter((e) => e.event === "chunk")) {
+        const { index, seq } = chunkOf(e);
         received++;
-        if (seen.has(r.index)) duplicated++;
-        else if (r.index < highest) outOfOrder++;
-        seen.add(r.index);
-        highest = Math.max(highest, r.index);
-        const emit = r.seq === undefined ? undefined : emitted.get(r.seq);
-        if (emit !== undefined) latencies.push(r.at - emit);
+        if (seen.has(index)) duplicated++;
+        else if (index < highest) outOfOrder++;
+        seen.add(index);
+        highest = Math.max(highest, index);
+        const emit = seq === undefined ? undefined : emitted.get(seq);
+        if (emit !== undefined) latencies.push(e.at - emit);
       }
       lost += [...Array(length).keys()].filter((index) => !seen.has(index)).length;
     });
@@ -438,8 +362,6 @@ export async function writeCost(bench: Bench, write: Write, label: string): Prom
 
 export const writeRunMedian = (runs: WriteRun[]): WriteRun => {
   const of = (f: (r: WriteRun) => number) => median(runs.map(f));
-  const cpuOf = (field: keyof CpuPerRequest) =>
-    runs[0].cpu[field] === undefined ? {} : { [field]: of((r) => r.cpu[field]!) };
   return {
     write: runs[0].write,
     writers: runs[0].writers,
@@ -448,13 +370,7 @@ export const writeRunMedian = (runs: WriteRun[]): WriteRun => {
     latency: medianPercentiles(runs.map((r) => r.latency)),
     errors: runs.reduce((sum, r) => sum + r.errors, 0),
     stored: runs.every((r) => r.stored),
-    cpu: {
-      total: of((r) => r.cpu.total),
-      ...cpuOf("functions"),
-      ...cpuOf("postgres"),
-      client: of((r) => r.cpu.client),
-      other: of((r) => r.cpu.other),
-    },
+    cpu: medianCpu(runs.map((r) => r.cpu)),
   };
 };
 
@@ -649,41 +565,6 @@ export function appendChunksScript(prefix: string, runnerId: string, chunksPerCa
   return `${oneQuery(text)};\n\\set from :from + ${chunksPerCall}\n`;
 }
 
-/**
- * tools.ts's pgbench (same flags, same latency log) with `from` set for every client before its first
- * call: pgbench 15 cannot test whether a variable is set, so a script cannot start it itself.
- */
-async function pgbenchFrom(bench: Bench, script: string, from: number): Promise<LoadResult> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "pgbench-"));
-  try {
-    const file = path.join(dir, "script.sql");
-    await writeFile(file, script);
-    const { stdout } = await run("pgbench", [
-      ...["-n", "-M", "simple", `-c${writers}`, `-j${clientThreads(writers)}`, `-T${bench.seconds}`],
-      ...["-D", `from=${from}`, "-f", file, "--log", `--log-prefix=${path.join(dir, "log")}`, bench.databaseUrl],
-    ], { maxBuffer: 16 << 20 });
-    const latencies: number[] = [];
-    for (const name of (await readdir(dir)).filter((f) => f.startsWith("log"))) {
-      for (const line of (await readFile(path.join(dir, name), "utf8")).split("\n")) {
-        const fields = line.split(" ");
-        if (fields.length >= 3) latencies.push(Number(fields[2]) / 1000);
-      }
-    }
-    const { p50, p95, p99 } = percentiles(latencies);
-    return {
-      requests: latencies.length,
-      seconds: bench.seconds,
-      rps: Math.round(Number(/tps = ([\d.]+)/.exec(stdout)?.[1] ?? 0)),
-      p50,
-      p95,
-      p99,
-      errors: Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? 0),
-    };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
 export interface StorageRun extends StorageVariant {
   result: LoadResult;
   chunksPerSecond: number;
@@ -699,10 +580,9 @@ export async function storageRun(bench: Bench, variant: StorageVariant, label: s
   await setStreamTables(bench.sql, variant.tables);
   const { serviceRoleKey: key, turns } = await holdTurns(bench, prefix, writers, runnerId);
   await Promise.all(turns.map((turn) => openStream(bench, key, turn)));
-  const claims = JSON.parse(Buffer.from(key.split(".")[1], "base64url").toString());
-  const script = appendChunksScript(prefix, runnerId, variant.chunksPerCall, claims);
+  const script = appendChunksScript(prefix, runnerId, variant.chunksPerCall, claimsOf(key));
   const cpu = measureCpu(bench.measured);
-  const result = await pgbenchFrom(bench, script, 2);
+  const result = await pgbench(bench.databaseUrl, script, writers, bench.seconds, { from: 2 });
   const spent = cpu(result.requests * variant.chunksPerCall);
   const stored = await storedChunks(bench.sql, prefix) === result.requests * variant.chunksPerCall &&
     result.requests > 0;
@@ -722,15 +602,7 @@ export const storageMedian = (runs: StorageRun[]): StorageRun => {
   return {
     tables: runs[0].tables,
     chunksPerCall: runs[0].chunksPerCall,
-    result: {
-      requests: of((r) => r.result.requests),
-      seconds: of((r) => r.result.seconds),
-      rps: of((r) => r.result.rps),
-      p50: of((r) => r.result.p50),
-      p95: of((r) => r.result.p95),
-      p99: of((r) => r.result.p99),
-      errors: runs.reduce((sum, r) => sum + r.result.errors, 0),
-    },
+    result: medianLoad(runs.map((r) => r.result)),
     chunksPerSecond: of((r) => r.chunksPerSecond),
     postgresPerChunk: of((r) => r.postgresPerChunk),
     totalPerChunk: of((r) => r.totalPerChunk),

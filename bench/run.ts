@@ -15,19 +15,11 @@ import { SingleBar } from "cli-progress";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { apiKeys, projectRoot } from "../local-stack/config.ts";
-import { connect, type Sql } from "../local-stack/database.ts";
-import { type ThrowawayStack, throwawayStack } from "../local-stack/throwaway.ts";
-import { type AppendRun, appendRun, type Bench, makeChats, type Shape } from "./append.ts";
-import { type CpuPerRequest, type Measured, processName } from "./cpu.ts";
-import {
-  prepareVariants,
-  triggerConfigs,
-  triggerRows,
-  type TriggerRun,
-  triggerRun,
-  variants,
-} from "./append-triggers.ts";
+import { apiKeys, projectRoot } from "../scripts/local-stack/config.ts";
+import { connect, type Sql } from "../scripts/local-stack/database.ts";
+import { type ThrowawayStack, throwawayStack } from "../scripts/local-stack/throwaway.ts";
+import { type AppendRun, appendRun, type Bench, makeChats, settleChats, type Shape } from "./append.ts";
+import { type Measured, medianCpu, processName } from "./cpu.ts";
 import { fanOut, fanOutMedian, type FollowResults, idleFollowers } from "./follow.ts";
 import { getMessagesPlans, measureReads, type ReadsResults, type ReadsRound, seedReads } from "./reads.ts";
 import { writeReport } from "./report.ts";
@@ -36,7 +28,6 @@ import { measureAt, plans, type ScalePoint, seedMessages, seedScaleAccount } fro
 import { measureStartup } from "./startup.ts";
 import {
   setStreamTables,
-  settleChats,
   stopToIdle,
   storageMedian,
   type StorageRun,
@@ -51,7 +42,7 @@ import {
   type WriteRun,
   writeRunMedian,
 } from "./streaming.ts";
-import { ensureTools, type LoadResult, median, wrk } from "./tools.ts";
+import { ensureTools, type LoadResult, median, medianLoad, wrk } from "./tools.ts";
 
 const quick = process.env.BENCH_QUICK === "1";
 const seconds = Number(process.env.BENCH_SECONDS ?? (quick ? 2 : 4));
@@ -66,7 +57,6 @@ const writes: Write[] = ["append-chunks", "append-message"];
 const external = process.env.BENCH_DATABASE_URL && process.env.BENCH_API_URL;
 const allParts = [
   "append",
-  "triggers",
   "others",
   "scaling",
   "reads",
@@ -81,7 +71,7 @@ for (const part of parts) {
 }
 // Parts that rebuild tables, change the server's settings or create databases: only on the benchmark's own cluster.
 // Streaming also settles every chat and starts workers of its own, which would compete with a stack's own workers.
-if (external) { for (const part of ["triggers", "scaling", "reads", "streaming", "startup"]) parts.delete(part); }
+if (external) { for (const part of ["scaling", "reads", "streaming", "startup"]) parts.delete(part); }
 const wanted = (part: typeof allParts[number]) => parts.has(part);
 // The CPU-bound pass changes the server's configuration: only on the benchmark's own cluster.
 const commitModes: CommitMode[] = external ? ["durable"] : ["durable", "cpu-bound"];
@@ -125,7 +115,7 @@ const bench: Bench = {
 };
 
 const steps = 1 + (wanted("append") ? commitModes.length * shapes.length * levels.length * rounds : 0) +
-  (wanted("triggers") ? variants.length * triggerConfigs.length * rounds : 0) + (wanted("others") ? 2 * rounds : 0) +
+  (wanted("others") ? 2 * rounds : 0) +
   (wanted("scaling") ? sizes.length * 2 : 0) + (wanted("reads") ? 1 + rounds : 0) +
   (wanted("follow") ? followerCounts.length * rounds + 1 : 0) +
   (wanted("run-control") ? claimWorkers.length * rounds + 1 : 0) +
@@ -165,29 +155,6 @@ async function interleaved<C, R>(
   }
   return results;
 }
-const medianResult = (results: LoadResult[]): LoadResult => ({
-  requests: median(results.map((r) => r.requests)),
-  seconds: median(results.map((r) => r.seconds)),
-  rps: median(results.map((r) => r.rps)),
-  p50: median(results.map((r) => r.p50)),
-  p95: median(results.map((r) => r.p95)),
-  p99: median(results.map((r) => r.p99)),
-  errors: results.reduce((sum, r) => sum + r.errors, 0),
-  shared: results.reduce((sum, r) => sum + (r.shared ?? 0), 0),
-});
-
-/** Each field's median over the rounds. */
-const medianCpu = (rounds: CpuPerRequest[]): CpuPerRequest => {
-  const of = (field: keyof CpuPerRequest) => median(rounds.map((r) => r[field] ?? 0));
-  return {
-    total: of("total"),
-    ...(rounds[0]?.functions === undefined ? {} : { functions: of("functions") }),
-    ...(rounds[0]?.postgres === undefined ? {} : { postgres: of("postgres") }),
-    client: of("client"),
-    other: of("other"),
-  };
-};
-
 let stopped = false;
 try {
   // Warm-up: JIT, connection pools, caches.
@@ -230,8 +197,8 @@ try {
         return {
           shape,
           concurrency,
-          http: medianResult(mine.map((r) => r.http)),
-          sql: medianResult(mine.map((r) => r.sql)),
+          http: medianLoad(mine.map((r) => r.http)),
+          sql: medianLoad(mine.map((r) => r.sql)),
           ratio: median(mine.map((r) => r.ratio)),
           ratios: mine.map((r) => r.ratio),
           storedMatchesAcknowledged: mine.every((r) =>
@@ -243,23 +210,6 @@ try {
     );
   const append = wanted("append") ? appendIn("durable") : [];
   const appendCpuBound = wanted("append") && commitModes.includes("cpu-bound") ? appendIn("cpu-bound") : [];
-
-  // Workload 1b: the same append SQL on the schema before the follow and run-control triggers, with
-  // them, now, and now without some of them; round by round, durable commits.
-  const triggerRuns: TriggerRun[] = [];
-  if (wanted("triggers")) {
-    bar.update({ stage: "databases for the trigger comparison" });
-    const urls = await prepareVariants(bench);
-    const configs = triggerConfigs.flatMap(({ shape, concurrency }) =>
-      variants.map((variant) => ({ variant, shape, concurrency }))
-    );
-    const runs = await interleaved(
-      configs,
-      (c, round) => `append SQL, ${c.variant}, shape ${c.shape}, concurrency ${c.concurrency}, round ${round + 1}`,
-      (c, round) => triggerRun(bench, urls[c.variant], c.variant, c.shape, c.concurrency, round),
-    );
-    triggerRuns.push(...runs.flat());
-  }
 
   // Workload 3: the other two writes at concurrency 16.
   const others: Record<string, LoadResult[]> = wanted("others") ? { "mark-read": [], "log-workflow-step": [] } : {};
@@ -312,9 +262,9 @@ try {
       for (let round = 0; round < rounds; round++) points.push(await measureAt(bench, owner.accountId, seeded, round));
       scaling.push({
         messages: seeded,
-        append: medianResult(points.map((p) => p.append)),
-        pageRead: medianResult(points.map((p) => p.pageRead)),
-        unreadListing: medianResult(points.map((p) => p.unreadListing)),
+        append: medianLoad(points.map((p) => p.append)),
+        pageRead: medianLoad(points.map((p) => p.pageRead)),
+        unreadListing: medianLoad(points.map((p) => p.unreadListing)),
         ...(size === sizes.at(-1) ? { plans: await plans(bench, owner.accountId, seeded) } : {}),
       });
       step(`measured ${size}`);
@@ -338,9 +288,9 @@ try {
     reads = {
       chats: 1000,
       sessions: 100,
-      listChats: medianResult(points.map((p) => p.listChats)),
-      listSessions: medianResult(points.map((p) => p.listSessions)),
-      messages: pageSizes.map((n, i) => ({ messages: n, result: medianResult(points.map((p) => p.messages[i])) })),
+      listChats: medianLoad(points.map((p) => p.listChats)),
+      listSessions: medianLoad(points.map((p) => p.listSessions)),
+      messages: pageSizes.map((n, i) => ({ messages: n, result: medianLoad(points.map((p) => p.messages[i])) })),
       plans: await getMessagesPlans(bench, account),
     };
   }
@@ -375,7 +325,7 @@ try {
     step("time to first claim");
   }
 
-  // Workload 9: live streams (scripts/bench/streaming.ts). The write costs and the storage runs are
+  // Workload 9: live streams (streaming.ts). The write costs and the storage runs are
   // interleaved round by round, durable and CPU-bound within each round, as the append part is.
   let streaming: StreamingResults | undefined;
   if (wanted("streaming")) {
@@ -461,8 +411,7 @@ try {
     settings: { seconds, rounds, sizes, levels, quick, parts: [...parts], followerCounts, claimWorkers, streamTurns },
     append,
     appendCpuBound,
-    triggers: triggerRuns.length ? triggerRows(triggerRuns) : undefined,
-    others: Object.fromEntries(Object.entries(others).map(([name, list]) => [name, medianResult(list)])),
+    others: Object.fromEntries(Object.entries(others).map(([name, list]) => [name, medianLoad(list)])),
     scaling,
     reads,
     follow,

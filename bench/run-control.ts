@@ -7,21 +7,14 @@
 // claim-chats with the notified chat_id at once; a user message is appended to an idle chat, and the
 // time runs from append-message returning to that claim returning.
 import postgres from "postgres";
-import { apiKeys } from "../local-stack/config.ts";
+import { apiKeys } from "../scripts/local-stack/config.ts";
 import type { Bench } from "./append.ts";
-import { makeChats } from "./append.ts";
+import { makeChats, settleChats } from "./append.ts";
 import { call, now, sleep, textMessage } from "./client.ts";
 import { median, medianPercentiles, type Percentiles, percentiles } from "./tools.ts";
 
 interface Claims {
   claims: { chat: { id: string } }[];
-}
-
-/** Leaves the chats of a session idle with no lease; with `null`, every pending chat. */
-async function settle(bench: Bench, sessionId: string | null) {
-  await bench.sql`
-    update chats set status = 'idle', active_stream_id = null, runner_id = null, heartbeat_at = null
-     where ${sessionId === null ? bench.sql`status = 'pending'` : bench.sql`session_id = ${sessionId}`}`;
 }
 
 export interface ClaimRun {
@@ -37,7 +30,7 @@ export interface ClaimRun {
 export async function claimThroughput(bench: Bench, workers: number, label: string, chats = 500): Promise<ClaimRun> {
   const { serviceRoleKey } = await apiKeys();
   const prefix = `claim-${label}-`;
-  await settle(bench, null); // only this run's chats are pending
+  await settleChats(bench.sql); // only this run's chats are pending
   await makeChats(bench.sql, prefix, chats);
   await bench
     .sql`update chats set status = 'pending', status_changed_at = now() where session_id = ${`${prefix}session`}`;
@@ -58,7 +51,7 @@ export async function claimThroughput(bench: Bench, workers: number, label: stri
       claimed.push(...claims.map((c) => c.chat.id));
     }
   }));
-  await settle(bench, `${prefix}session`);
+  await settleChats(bench.sql, `${prefix}session`);
   return {
     workers,
     chats,
@@ -123,7 +116,7 @@ export async function timeToFirstClaim(bench: Bench, samples: number): Promise<F
     }
   } finally {
     await listener.end();
-    await settle(bench, `${prefix}session`);
+    await settleChats(bench.sql, `${prefix}session`);
   }
   return { samples, latency: percentiles(latencies), missed };
 }

@@ -2,7 +2,7 @@
 // chats, half of it in one very long chat); then appending to the long chat (HTTP), reading one page
 // of 50 after a cursor in it, and listing an account's 1,000 chats with an unread flag (both as role
 // authenticated with RLS, as Supabase's REST API would run them).
-import { userJwt } from "../local-stack/config.ts";
+import { userJwt } from "../scripts/local-stack/config.ts";
 import type { Bench } from "./append.ts";
 import { makeChats } from "./append.ts";
 import { type LoadResult, pgbench, wrk } from "./tools.ts";

@@ -11,16 +11,16 @@
 //
 // Settings (environment): BENCH_SECONDS per load run (5), BENCH_ROUNDS (3), USAGE_BENCH_STEPS (1000000).
 import { randomUUID } from "node:crypto";
-import { callText } from "../../functions/_shared/call-text.ts";
-import { apiKeys, userJwt } from "../local-stack/config.ts";
-import { throwawayStack } from "../local-stack/throwaway.ts";
+import { callText } from "../functions/_shared/call-text.ts";
+import { apiKeys, userJwt } from "../scripts/local-stack/config.ts";
+import { throwawayStack } from "../scripts/local-stack/throwaway.ts";
 import { makeChats, oneQuery } from "./append.ts";
-import { ensureTools, type LoadResult, pgbench, wrk } from "./tools.ts";
+import { claimsOf } from "./client.ts";
+import { ensureTools, type LoadResult, median, pgbench, wrk, wrkGet } from "./tools.ts";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const totalSteps = Number(process.env.USAGE_BENCH_STEPS ?? 1_000_000);
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
 const say = (line: string) => console.log(`[bench:usage] ${line}`);
 
 ensureTools();
@@ -156,7 +156,6 @@ try {
   await sql`vacuum analyze`;
 
   const token = await userJwt(accountId, 24 * 3600);
-  const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
   const today = new Date().toISOString().slice(0, 10);
   const yearAgo = new Date(Date.now() - 364 * 86_400_000).toISOString().slice(0, 10);
   // Each read as the SQL the usage function sends (pgbench) and over HTTP (wrk), one client each.
@@ -170,7 +169,7 @@ try {
   for (const [name, query] of Object.entries(reads)) {
     const text = callText({
       role: "authenticated",
-      claims,
+      claims: claimsOf(token),
       fn: "get_usage",
       args: { from_day: query.from, to_day: query.to, group_by: query.group_by },
       statementTimeout: "5s",
@@ -178,12 +177,7 @@ try {
       announce: false,
     });
     const direct = await pgbench(stack.databaseUrl, `${oneQuery(text)};\n`, 1, seconds);
-    const http = await wrk(
-      `${stack.apiUrl}/functions/v1/usage?${new URLSearchParams(query)}`,
-      { operation: "read", token, chatPrefix: "", shape: "a", tag: "", script: "usage-read.lua" },
-      1,
-      seconds,
-    );
+    const http = await wrkGet(`${stack.apiUrl}/functions/v1/usage?${new URLSearchParams(query)}`, token, 1, seconds);
     say(
       `usage by ${name}: SQL p50 ${direct.p50} ms, p99 ${direct.p99} ms; HTTP p50 ${http.p50} ms, ` +
         `p99 ${http.p99} ms (${http.rps} req/s, one client, errors ${http.errors})`,

@@ -73,6 +73,18 @@ export const medianPercentiles = (list: Percentiles[]): Percentiles => ({
   max: Math.max(...list.map((p) => p.max)),
 });
 
+/** One configuration's load runs as one: each figure's median, the errors (and wrk's shared chats) added up. */
+export const medianLoad = (runs: LoadResult[]): LoadResult => ({
+  requests: median(runs.map((r) => r.requests)),
+  seconds: median(runs.map((r) => r.seconds)),
+  rps: median(runs.map((r) => r.rps)),
+  p50: median(runs.map((r) => r.p50)),
+  p95: median(runs.map((r) => r.p95)),
+  p99: median(runs.map((r) => r.p99)),
+  errors: runs.reduce((sum, r) => sum + r.errors, 0),
+  ...(runs.some((r) => r.shared !== undefined) ? { shared: runs.reduce((sum, r) => sum + (r.shared ?? 0), 0) } : {}),
+});
+
 /** Percentiles of latencies in ms (nearest rank), rounded to 0.01 ms; zeros for no samples. */
 export function percentiles(samples: number[]): Percentiles {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -83,7 +95,7 @@ export function percentiles(samples: number[]): Percentiles {
 
 export async function wrk(
   url: string,
-  args: { operation: string; token: string; chatPrefix: string; shape: "a" | "b"; tag: string; script?: string },
+  args: { operation: string; token: string; chatPrefix: string; shape: "a" | "b"; tag: string },
   connections: number,
   seconds: number,
 ): Promise<LoadResult> {
@@ -95,7 +107,7 @@ export async function wrk(
     "--timeout",
     "10s",
     "-s",
-    path.join(import.meta.dirname, args.script ?? "load.lua"),
+    path.join(import.meta.dirname, "load.lua"),
     url,
     "--",
     args.operation,
@@ -125,12 +137,18 @@ export async function wrk(
 export const wrkGet = (url: string, token: string, connections: number, seconds: number) =>
   wrk(url, { operation: "get", token, chatPrefix: "-", shape: "b", tag: "-" }, connections, seconds);
 
-/** Runs a pgbench script (simple protocol, C clients) and reads latencies from its per-transaction log. */
+/**
+ * Runs a pgbench script (simple protocol, C clients) and reads latencies from its per-transaction log.
+ * `variables` are set for every client before its first transaction (`pgbench -D`): pgbench 15 cannot
+ * test whether a variable is set, so a script that carries a value from one call to the next cannot
+ * start it itself.
+ */
 export async function pgbench(
   databaseUrl: string,
   script: string,
   clients: number,
   seconds: number,
+  variables: Record<string, string | number> = {},
 ): Promise<LoadResult> {
   const dir = await mkdtemp(path.join(tmpdir(), "pgbench-"));
   try {
@@ -143,6 +161,7 @@ export async function pgbench(
       `-c${clients}`,
       `-j${clientThreads(clients)}`,
       `-T${seconds}`,
+      ...Object.entries(variables).flatMap(([name, value]) => ["-D", `${name}=${value}`]),
       "-f",
       file,
       "--log",

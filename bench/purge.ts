@@ -10,8 +10,10 @@
 // without a purge running. docs/performance.md ("Retention") has the method and figures.
 import { randomUUID } from "node:crypto";
 import os from "node:os";
-import { userJwt } from "../local-stack/config.ts";
-import { throwawayStack } from "../local-stack/throwaway.ts";
+import { userJwt } from "../scripts/local-stack/config.ts";
+import { throwawayStack } from "../scripts/local-stack/throwaway.ts";
+import { sleep } from "./client.ts";
+import { percentiles } from "./tools.ts";
 
 const chats = Number(process.env.PURGE_BENCH_CHATS ?? 100_000);
 const writers = Number(process.env.PURGE_BENCH_WRITERS ?? 4);
@@ -37,17 +39,7 @@ const seedRows: Record<string, string> = {
 };
 
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 const round = (value: number) => Math.round(value * 10) / 10;
-const summary = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return {
-    count: sorted.length,
-    p50: round(percentile(sorted, 0.5)),
-    p99: round(percentile(sorted, 0.99)),
-    max: round(sorted.at(-1) ?? 0),
-  };
-};
 
 log("starting a throwaway stack ...");
 const stack = await throwawayStack({}, { keepLogs: false });
@@ -167,7 +159,6 @@ try {
       samples.push({ ms: performance.now() - started, purging: during, ok: response.status === 201 });
     }
   };
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   // Whether any backend ever waits on a lock the purge holds: the writers must not (they do queue
   // behind each other at commit for NOTIFY, which has nothing to do with the purge).
@@ -241,14 +232,17 @@ try {
       sessions: batches.reduce((a, b) => a + b.sessions, 0),
       rowsPerSecond: Math.round(deletedRows / purgeSeconds),
       chatsPerSecond: Math.round(chats / purgeSeconds),
-      batchMs: summary(batches.filter((b) => b.chats > 0).map((b) => b.ms)),
+      batchMs: percentiles(batches.filter((b) => b.chats > 0).map((b) => b.ms)),
     },
     lockWaits,
     append: {
       writers,
-      quiet: { ...summary(latencies(false).map((x) => x.ms)), errors: latencies(false).filter((x) => !x.ok).length },
+      quiet: {
+        ...percentiles(latencies(false).map((x) => x.ms)),
+        errors: latencies(false).filter((x) => !x.ok).length,
+      },
       duringPurge: {
-        ...summary(latencies(true).map((x) => x.ms)),
+        ...percentiles(latencies(true).map((x) => x.ms)),
         errors: latencies(true).filter((x) => !x.ok).length,
       },
     },

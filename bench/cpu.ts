@@ -13,6 +13,7 @@
 // What is left, `other`, is the kernel's work outside any process (interrupts, the loopback network's
 // soft interrupts), this process's bookkeeping, and whatever else the machine ran.
 import { readdirSync, readFileSync } from "node:fs";
+import { median } from "./tools.ts";
 
 /** Microseconds of CPU per request. */
 export interface CpuPerRequest {
@@ -114,5 +115,17 @@ export function measureCpu(measured: Measured = {}): (requests: number) => CpuPe
       client: perRequest(spent("client")),
       other: perRequest(spent("busy") - named),
     };
+  };
+}
+
+/** Each field's median over the rounds (the parts measured apart only where the rounds have them). */
+export function medianCpu(rounds: CpuPerRequest[]): CpuPerRequest {
+  const of = (field: keyof CpuPerRequest) => median(rounds.map((r) => r[field] ?? 0));
+  return {
+    total: of("total"),
+    ...(rounds[0]?.functions === undefined ? {} : { functions: of("functions") }),
+    ...(rounds[0]?.postgres === undefined ? {} : { postgres: of("postgres") }),
+    client: of("client"),
+    other: of("other"),
   };
 }

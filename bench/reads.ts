@@ -6,8 +6,8 @@
 // inside public.get_messages at the largest size are captured with auto_explain (ANALYZE, BUFFERS,
 // nested statements), as the user with RLS applied.
 import { randomUUID } from "node:crypto";
-import { userJwt } from "../local-stack/config.ts";
-import { connect } from "../local-stack/database.ts";
+import { userJwt } from "../scripts/local-stack/config.ts";
+import { connect } from "../scripts/local-stack/database.ts";
 import type { Bench } from "./append.ts";
 import { type LoadResult, wrkGet } from "./tools.ts";
 

@@ -1,7 +1,7 @@
 // Workload 7: following a chat over HTTP (follow-chat, text/event-stream). N followers of one chat
 // while a writer appends about 20 changes a second through append-message: a user message, then the
 // agent's reply inserted and rewritten twice (as a worker persists it once per step). Each follower
-// is a streaming fetch parsed with eventsource-parser, as EventSource parses it.
+// is client.ts's follower: a streaming fetch parsed with eventsource-parser, as EventSource parses it.
 //
 // Commit-to-delivery: a message event carries the message's updated_at, set by PostgreSQL in the
 // writing transaction; the follower notes when the chunk holding the event arrived. Both clocks are
@@ -14,85 +14,11 @@
 // Then 1,000 idle followers of 100 chats: the function process's resident memory and its database
 // connections (one listening connection, whatever the number of followers).
 import { readFileSync } from "node:fs";
-import { createParser } from "eventsource-parser";
 import postgres from "postgres";
 import type { Bench } from "./append.ts";
 import { makeChats } from "./append.ts";
-import { call, databaseTime, now, sleep, textMessage } from "./client.ts";
+import { call, caughtUp, databaseTime, follow, type Follower, now, sleep, textMessage } from "./client.ts";
 import { median, medianPercentiles, type Percentiles, percentiles } from "./tools.ts";
-
-interface Received {
-  event: string;
-  id?: number;
-  data: string;
-  /** When the chunk holding the event arrived. */
-  at: number;
-}
-
-interface Follower {
-  status: number;
-  received: Received[];
-  /** Resolves once `predicate` holds for what was received (or the stream ends). */
-  until(predicate: (received: Received[]) => boolean, timeoutMs: number): Promise<boolean>;
-  close(): void;
-}
-
-async function openFollower(url: string, token: string): Promise<Follower> {
-  const abort = new AbortController();
-  const response = await fetch(url, {
-    headers: { Authorization: `Bearer ${token}`, Accept: "text/event-stream" },
-    signal: abort.signal,
-  });
-  const received: Received[] = [];
-  const waiters = new Set<() => void>();
-  let at = 0;
-  let ended = false;
-  const parser = createParser({
-    onEvent: (e) =>
-      void received.push({
-        event: e.event ?? "message",
-        id: e.id === undefined ? undefined : Number(e.id),
-        data: e.data,
-        at,
-      }),
-  });
-  void (async () => {
-    if (!response.body) return;
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        at = now();
-        parser.feed(decoder.decode(value, { stream: true }));
-        waiters.forEach((wake) => wake());
-      }
-    } catch { /* closed by us */ }
-    ended = true;
-    waiters.forEach((wake) => wake());
-  })();
-  return {
-    status: response.status,
-    received,
-    close: () => abort.abort(),
-    until: (predicate, timeoutMs) =>
-      new Promise((resolve) => {
-        const check = () => {
-          if (!predicate(received) && !ended) return;
-          clearTimeout(timer);
-          waiters.delete(check);
-          resolve(predicate(received));
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          resolve(false);
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      }),
-  };
-}
 
 export interface FanOutRun {
   followers: number;
@@ -113,24 +39,21 @@ export interface FanOutRun {
   folded: number;
 }
 
-const followUrl = (bench: Bench, chatId: string) => `${bench.apiUrl}/functions/v1/follow-chat?chat_id=${chatId}`;
-
 export async function fanOut(bench: Bench, count: number, label: string, ratePerSecond = 20): Promise<FanOutRun> {
   const prefix = `fan-${label}-`;
   const owner = await makeChats(bench.sql, prefix, 1);
   const chatId = `${prefix}0`;
   const listener = postgres(bench.databaseUrl, { max: 1, onnotice: () => {} });
   const followers: Follower[] = [];
-  for (let i = 0; i < count; i += 50) {
-    const batch = Math.min(50, count - i);
-    followers.push(
-      ...await Promise.all(Array.from({ length: batch }, () => openFollower(followUrl(bench, chatId), owner.token))),
-    );
-  }
   try {
-    if (followers.some((f) => f.status !== 200)) throw new Error(`follow-chat refused a follower`);
-    await Promise.all(followers.map((f) => f.until((r) => r.some((e) => e.event === "chat"), 20_000)));
-    const caughtUp = followers.map((f) => f.received.length);
+    for (let i = 0; i < count; i += 50) {
+      const batch = Math.min(50, count - i);
+      followers.push(
+        ...await Promise.all(Array.from({ length: batch }, () => follow(bench.apiUrl, chatId, owner.token))),
+      );
+    }
+    await Promise.all(followers.map((f) => f.until(caughtUp, 20_000)));
+    const backlog = followers.map((f) => f.received.length);
 
     const notified = new Map<number, number>();
     await listener.listen("chat_changes", (payload) => {
@@ -165,7 +88,7 @@ export async function fanOut(bench: Bench, count: number, label: string, ratePer
     const fromDatabase: number[] = [], fromNotification: number[] = [], fromResponse: number[] = [];
     let events = 0, folded = 0, complete = true;
     followers.forEach((f, i) => {
-      const live = f.received.slice(caughtUp[i]);
+      const live = f.received.slice(backlog[i]);
       events += live.length;
       const messages = live.filter((e) => e.event === "message");
       const state = new Map<string, string>();
@@ -240,12 +163,12 @@ export async function idleFollowers(bench: Bench, pid: number, count = 1000, cha
         ...await Promise.all(
           Array.from(
             { length: Math.min(chats, count - i) },
-            (_, c) => openFollower(followUrl(bench, `idle-${c}`), owner.token),
+            (_, c) => follow(bench.apiUrl, `idle-${c}`, owner.token),
           ),
         ),
       );
     }
-    const ready = await Promise.all(followers.map((f) => f.until((r) => r.some((e) => e.event === "chat"), 30_000)));
+    const ready = await Promise.all(followers.map((f) => f.until(caughtUp, 30_000)));
     if (!ready.every(Boolean)) throw new Error("not every idle follower received its chat");
     await sleep(2000);
     const rss = rssKiB(pid);
