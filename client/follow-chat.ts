@@ -8,10 +8,14 @@
 //   chunk with index 0 starts that reply's chunk list over. Any other index must be the next one.
 // - A reply's live version (rebuilt from its chunks) stands in for its stored version while it has
 //   chunks newer than the last `message` event for it; the worker stores exactly what the chunks
-//   rebuild, so when the turn ends both versions are equal.
+//   rebuild, so when the turn ends both versions are equal. A reply that goes on after a tool
+//   approval streams under the same id: its start chunk carries the message the chunks add to
+//   (`continues`).
+// - A `reset` (an edit or a regenerate cut the history): the messages from `from_seq` on and every
+//   live reply are dropped; the new history follows. `queue` events carry the queued user messages.
 import type { UIMessage, UIMessageChunk } from "ai";
 import { EventSourceParserStream } from "eventsource-parser/stream";
-import type { ChatSummary, MessageSummary } from "../functions/_shared/schemas/mod.ts";
+import type { ChatSummary, MessageSummary, QueuedMessage } from "../functions/_shared/schemas/mod.ts";
 import { messageFromChunks } from "./ui-messages.ts";
 
 /** A `message` event: a stored message, with its place (`seq`) and the change that wrote it. */
@@ -21,6 +25,13 @@ export interface ChunkEvent {
   message_id: string;
   index: number;
   chunk: UIMessageChunk;
+  /** With index 0: the stored message this reply continues (after a tool approval), or null. */
+  continues?: UIMessage | null;
+}
+/** A `reset` event: the history changed from `from_seq` on (an edit or a regenerate), now `history_version`. */
+export interface ResetEvent {
+  history_version: number;
+  from_seq: number;
 }
 /** The `end` event, the last before the server closes the stream; reconnect from `cursor`. */
 export interface EndEvent {
@@ -32,11 +43,15 @@ export type FollowEvent =
   | { event: "message"; id?: string; data: StoredMessage }
   | { event: "chat"; id?: string; data: ChatSummary }
   | { event: "chunk"; id?: string; data: ChunkEvent }
+  | { event: "reset"; id?: string; data: ResetEvent }
+  | { event: "queue"; id?: string; data: { queued: QueuedMessage[] } }
   | { event: "end"; id?: string; data: EndEvent };
 
 /** One reply's stream as far as the view has it. */
 interface LiveReply {
   chunks: UIMessageChunk[];
+  /** The stored message the chunks add to, or undefined for a new message. */
+  continues?: UIMessage;
   /** Chunks arrived after the last `message` event for this reply: the live version is the newer one. */
   newer: boolean;
   /** The last rebuild, reused while no chunk has arrived since. */
@@ -53,6 +68,8 @@ export class ChatView {
   chat: ChatSummary | undefined;
   /** The `end` event, once the server has closed the stream. */
   ended: EndEvent | undefined;
+  /** The user messages waiting for the agent, in order (the last `queue` event). */
+  queued: QueuedMessage[] = [];
   readonly #stored = new Map<string, StoredMessage>();
   readonly #live = new Map<string, LiveReply>();
 
@@ -73,11 +90,11 @@ export class ChatView {
         break;
       }
       case "chunk": {
-        const { message_id, index, chunk } = event.data as ChunkEvent;
+        const { message_id, index, chunk, continues } = event.data as ChunkEvent;
         const live = this.#live.get(message_id);
         const expected = live?.chunks.length ?? 0;
         if (index === 0) {
-          this.#live.set(message_id, { chunks: [chunk], newer: true });
+          this.#live.set(message_id, { chunks: [chunk], newer: true, continues: continues ?? undefined });
         } else if (live && index === expected) {
           live.chunks.push(chunk);
           live.newer = true;
@@ -89,6 +106,15 @@ export class ChatView {
       case "chat":
         this.chat = event.data as ChatSummary;
         break;
+      case "queue":
+        this.queued = (event.data as { queued: QueuedMessage[] }).queued;
+        break;
+      case "reset": {
+        const { from_seq } = event.data as ResetEvent;
+        for (const [id, stored] of this.#stored) if (stored.seq >= from_seq) this.#stored.delete(id);
+        this.#live.clear();
+        break;
+      }
       case "end":
         this.ended = event.data as EndEvent;
         if (this.ended.cursor) this.cursor = this.ended.cursor;
@@ -113,7 +139,7 @@ export class ChatView {
 
 function rebuilt(live: LiveReply): Promise<UIMessage> {
   if (live.built?.count !== live.chunks.length) {
-    live.built = { count: live.chunks.length, message: messageFromChunks(live.chunks) };
+    live.built = { count: live.chunks.length, message: messageFromChunks(live.chunks, live.continues) };
   }
   return live.built.message;
 }

@@ -4,7 +4,8 @@
 import { readUIMessageStream, type UIMessage, type UIMessageChunk } from "ai";
 
 /**
- * The message a stream's chunks describe: the SDK's `readUIMessageStream`, last snapshot.
+ * The message a stream's chunks describe (added to `continues`, the stored message a reply goes on
+ * with after a tool approval): the SDK's `readUIMessageStream`, last snapshot.
  *
  * - The chunks must begin with the `start` chunk carrying the message id (the append-chunks contract);
  *   without it the SDK would invent an empty id.
@@ -16,7 +17,7 @@ import { readUIMessageStream, type UIMessage, type UIMessageChunk } from "ai";
  * - The result is the message as JSON carries it: the SDK's snapshot has keys set to undefined that a
  *   stored copy (JSON, jsonb) does not, and the stored and live versions should compare equal.
  */
-export async function messageFromChunks(chunks: readonly UIMessageChunk[]): Promise<UIMessage> {
+export async function messageFromChunks(chunks: readonly UIMessageChunk[], continues?: UIMessage): Promise<UIMessage> {
   const start = chunks[0];
   if (start?.type !== "start" || start.messageId === undefined) {
     throw new Error(`a message's chunks begin with a start chunk naming the message id; got ${JSON.stringify(start)}`);
@@ -28,7 +29,9 @@ export async function messageFromChunks(chunks: readonly UIMessageChunk[]): Prom
     },
   });
   let last: UIMessage | undefined;
-  for await (const snapshot of readUIMessageStream({ stream, terminateOnError: true })) last = snapshot;
+  // A reply going on after a tool approval adds to the message as it was (a copy: the SDK changes it).
+  const message = continues && structuredClone(continues);
+  for await (const snapshot of readUIMessageStream({ message, stream, terminateOnError: true })) last = snapshot;
   // A start chunk with a message id always makes a snapshot; this only satisfies the type checker.
   if (last === undefined) throw new Error("the SDK rebuilt no message from a start chunk");
   return JSON.parse(JSON.stringify(last));

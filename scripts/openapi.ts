@@ -48,6 +48,15 @@ import {
   appendChunksResponse,
   chatRequest,
   chatStreamQuery,
+  deleteQueuedMessageResponse,
+  editMessageRequest,
+  editMessageResponse,
+  promoteQueuedMessageResponse,
+  queuedMessageRequest,
+  regenerateRequest,
+  regenerateResponse,
+  respondToApprovalRequest,
+  respondToApprovalResponse,
 } from "../functions/_shared/schemas/mod.ts";
 import { projectRoot } from "./local-stack/config.ts";
 import { fieldDocs } from "./openapi/field-docs.ts";
@@ -102,8 +111,10 @@ export const catalog: Record<string, Operation | Operation[]> = {
   "append-message": {
     method: "POST",
     summary: "Appends a UIMessage to a chat: a user message once (a retry returns it), an assistant message in place.",
-    description: "A user message to a chat the agent is working on waits in its queue (202). A worker names its " +
-      "`runner_id`: then the chat must still be held by it.",
+    description: "A user message to a chat the agent is working on waits in its queue (202); with `interrupt: true` " +
+      "at its front, and the agent's turn is stopped (its partial answer kept) so that it is answered next. A user " +
+      "message to a chat waiting for a tool approval denies it (superseded). A worker names its `runner_id`: then the " +
+      "chat must still be held by it. An assistant message the agent wrote is not the owner's to rewrite.",
     auth: "either",
     request: appendMessageRequest,
     response: appendMessageResponse,
@@ -116,8 +127,9 @@ export const catalog: Record<string, Operation | Operation[]> = {
       402: "`budget_exceeded`: a user message of an account at or over its monthly budget (`details`: the limit and " +
         "the amount used)",
       404: notFound("the chat"),
-      409:
-        "`not_held`: the runner no longer holds the chat; `conflict`: the message id is used by another chat or role",
+      403: "`written_by_agent`: the owner rewriting an assistant message the agent wrote",
+      409: "`not_held`: the runner no longer holds the chat; `conflict`: the message id is used by another chat or " +
+        "role; `message_cut`: the id is a message's that an edit or regenerate cut",
       429: "`queue_full`: the chat already has 20 queued messages",
     },
   },
@@ -133,23 +145,30 @@ export const catalog: Record<string, Operation | Operation[]> = {
   chat: [
     {
       method: "POST",
-      summary: "The AI SDK's useChat endpoint: sends a user message and streams the assistant's reply.",
-      description: "What DefaultChatTransport posts. The last of `messages` (a user message) is appended like " +
-        "append-message does (idempotent by its id; queued while the agent is busy), and the answer is the AI SDK's " +
+      summary: "The AI SDK's useChat endpoint: sends, edits or regenerates, answers approvals; streams the reply.",
+      description:
+        "What DefaultChatTransport posts. `submit-message`: the last of `messages`, a new user message, is " +
+        "appended like append-message does (idempotent by its id; queued while the agent is busy); with `messageId` " +
+        "naming that user message, already sent, it is an edit (as edit-message); the agent's message posted back with " +
+        "tool approvals answered (useChat's addToolApprovalResponse) records the answers (as respond-to-approval; any " +
+        "other change is 400 `only_approvals`). `regenerate-message`: a new answer replacing `messageId` (as " +
+        "regenerate). The answer is the AI SDK's " +
         "UI message stream of the reply as the worker produces it: `text/event-stream` with header " +
         "`x-vercel-ai-ui-message-stream: v1`, one `data: <chunk JSON>` frame per chunk from the reply's start chunk, " +
         "and `data: [DONE]` at the end. The stream also ends after FOLLOW_MAX_SECONDS: the client resumes with " +
-        "GET /functions/v1/chat/{chat_id}/stream. Only `trigger: submit-message` is supported. Errors before the " +
-        "stream starts are JSON.",
+        "GET /functions/v1/chat/{chat_id}/stream. Errors before the stream starts are JSON.",
       auth: "either",
       request: chatRequest,
       response: "text/event-stream",
       answers: { 200: "the UI message stream of the assistant's reply" },
       errors: {
-        400: "`unsupported_trigger`: a trigger other than submit-message",
+        400: "`only_approvals`: the agent's message posted back with more changed than tool approvals; " +
+          "`not_a_user_message`, `nothing_to_regenerate` as edit-message and regenerate",
+        403: "`written_by_agent`: as append-message",
         402: "`budget_exceeded`: the account is at or over its monthly budget",
         404: notFound("the chat"),
-        409: "`conflict`: the message id is used by another chat or role",
+        409: "`conflict`: the message id is used by another chat or role; `message_cut`, `already_answered`, " +
+          "`not_waiting` as edit-message and respond-to-approval",
         413: "the limit here is 16 MiB",
         429: `\`queue_full\`: the chat already has 20 queued messages; ${tooManyStreams}`,
       },
@@ -206,7 +225,10 @@ export const catalog: Record<string, Operation | Operation[]> = {
     summary: "Follows a chat live: a resumable event stream of its messages, its state and the reply being generated.",
     description: "A `text/event-stream`: every message changed after the cursor (`event: message`, data: the message " +
       "as get-messages shows it), then the chat (`event: chat`, data: the chat as list-chats shows it), the chunks " +
-      "of the assistant message being generated (`event: chunk`, data: `{ message_id, index, chunk }`), then each " +
+      "of the assistant message being generated (`event: chunk`, data: `{ message_id, index, chunk }`, and with " +
+      "index 0 `continues`: the stored message a reply adds to after a tool approval), the queue (`event: queue`, " +
+      "data: `{ queued }`), each cut of the history (`event: reset`, data: `{ history_version, from_seq }`: drop the " +
+      "messages from `from_seq` on and any live reply; the new history follows), then each " +
       "change as it commits. Every event carries an `id:`; a client that reconnects with the last one it saw " +
       "(the Last-Event-ID header, which wins, or `after`) gets every later event, none twice. A `: ping` comment " +
       "every 15 s; after FOLLOW_MAX_SECONDS an `event: end` with `{ reason, revision, cursor }`, then the stream " +
@@ -235,11 +257,16 @@ export const catalog: Record<string, Operation | Operation[]> = {
   "get-messages": {
     method: "GET",
     summary: "A page of a chat's messages, ascending by seq: the newest, or those after or before a seq.",
+    description: "Of the visible history, or of an earlier version (`history_version`: before an edit or a " +
+      "regenerate cut it). With the chat, its queue, and the reply in flight with the message it continues.",
     auth: "either",
     request: getMessagesQuery,
     response: getMessagesResponse,
     answers: { 200: "the page, the chat and whether more exist" },
-    errors: { 400: "`invalid_limit`: limit is not 1..200", 404: notFound("the chat") },
+    errors: {
+      400: "`invalid_limit`: limit is not 1..200; `invalid_history_version`: not 0 up to the chat's",
+      404: notFound("the chat"),
+    },
   },
   heartbeat: {
     method: "POST",
@@ -326,6 +353,71 @@ export const catalog: Record<string, Operation | Operation[]> = {
       413: "the limit here is 16 MiB; `resource_too_large`: a resource body over 2 MiB of UTF-8",
     },
   },
+  "delete-queued-message": {
+    method: "POST",
+    summary: "The owner takes a message out of the chat's queue; the ones after it move up.",
+    auth: "either",
+    request: queuedMessageRequest,
+    response: deleteQueuedMessageResponse,
+    answers: { 200: "the message deleted and the queue after it" },
+    errors: { 404: notFound("the chat or the queued message") },
+  },
+  "edit-message": {
+    method: "POST",
+    summary: "The owner rewrites a user message (same id and seq); the agent answers the new version.",
+    description: "Every later message is cut from the visible history (kept as an earlier version: get-messages' " +
+      "`history_version`), the queue is dropped (returned in `dropped_queue`), a turn in flight ends aborted, and the " +
+      "chat is pending. Followers get a `reset` event. An unchanged message is a retry: `edited: false`, nothing cut.",
+    auth: "either",
+    request: editMessageRequest,
+    response: editMessageResponse,
+    answers: { 200: "the message as it now reads, the chat, and the cut" },
+    errors: {
+      400: "`not_a_user_message`: only user messages are edited (regenerate an answer instead)",
+      404: "`message_not_found`: no such message in the chat's visible history; " + notFound("the chat"),
+      409: "`message_cut`: the message was cut from the history by an earlier edit or regenerate",
+    },
+  },
+  "promote-queued-message": {
+    method: "POST",
+    summary: "The owner moves a queued message to the front of the queue: the agent answers it next.",
+    auth: "either",
+    request: queuedMessageRequest,
+    response: promoteQueuedMessageResponse,
+    answers: { 200: "the queue, the promoted message first" },
+    errors: { 404: notFound("the chat or the queued message") },
+  },
+  regenerate: {
+    method: "POST",
+    summary: "A new answer to the last user message (or to `message_id`'s, or replacing the answer `message_id`).",
+    description: "The answers after that user message are cut (kept as an earlier version), a turn in flight ends " +
+      "aborted, the queue is dropped (returned), and the chat is pending. Naming an answer already replaced is a " +
+      "retry: `regenerated: false`.",
+    auth: "either",
+    request: regenerateRequest,
+    response: regenerateResponse,
+    answers: { 200: "the chat and the cut" },
+    errors: {
+      400: "`nothing_to_regenerate`: the chat has no user message",
+      404: notFound("the chat or the message"),
+    },
+  },
+  "respond-to-approval": {
+    method: "POST",
+    summary: "The owner approves or denies a tool call the agent asked about (the AI SDK's tool approval).",
+    description: "The tool part becomes `approval-responded` with `approval: { id, approved, reason }`; nothing else " +
+      "of the agent's message changes. Once no approval is open, the chat is pending and the agent continues the same " +
+      "message: it runs the approved call (`output-available`) or records the denial (`output-denied`).",
+    auth: "either",
+    request: respondToApprovalRequest,
+    response: respondToApprovalResponse,
+    answers: { 200: "the chat and the message; `answered: false` for an answer already recorded" },
+    errors: {
+      404: notFound("the chat, the assistant message or the approval"),
+      409: "`already_answered`: the approval was answered the other way; `not_waiting`: the chat is not waiting for " +
+        "approval (the turn that asked is not over)",
+    },
+  },
   "set-budget": {
     method: "POST",
     summary: "Sets an account's monthly limits on cost and tokens (null or absent: no limit).",
@@ -339,7 +431,8 @@ export const catalog: Record<string, Operation | Operation[]> = {
   },
   "stop-chat": {
     method: "POST",
-    summary: "The user presses stop: a running chat becomes stopping, a pending one idle.",
+    summary: "The user presses stop: a running chat becomes stopping, a pending one idle, a waiting one idle (its " +
+      "tool approvals denied).",
     description: "The worker ends the turn on its next heartbeat or chunk batch; otherwise nothing changes.",
     auth: "either",
     request: stopChatRequest,

@@ -109,37 +109,130 @@ export type Database = {
           },
         ];
       };
-      chat_messages: {
+      chat_cut_messages: {
         Row: {
           chat_id: string;
           created_at: string;
+          cut_in: number;
+          history_version: number;
           id: string;
           parts: NonNullable<Json>;
           revision: number;
           role: string;
           seq: number;
           updated_at: string;
+          written_by: string;
         };
         ComputedFields: never;
         Insert: {
           chat_id: string;
-          created_at?: string;
+          created_at: string;
+          cut_in: number;
+          history_version: number;
           id: string;
           parts: NonNullable<Json>;
-          revision?: number;
+          revision: number;
           role: string;
-          seq?: number;
-          updated_at?: string;
+          seq: number;
+          updated_at: string;
+          written_by: string;
         };
         Update: {
           chat_id?: string;
           created_at?: string;
+          cut_in?: number;
+          history_version?: number;
           id?: string;
           parts?: NonNullable<Json>;
           revision?: number;
           role?: string;
           seq?: number;
           updated_at?: string;
+          written_by?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "chat_cut_messages_chat_id_fkey";
+            columns: ["chat_id"];
+            isOneToOne: false;
+            referencedRelation: "chats";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
+      chat_history_cuts: {
+        Row: {
+          chat_id: string;
+          created_at: string;
+          from_seq: number;
+          history_version: number;
+          reason: string;
+          revision: number;
+        };
+        ComputedFields: never;
+        Insert: {
+          chat_id: string;
+          created_at?: string;
+          from_seq: number;
+          history_version: number;
+          reason: string;
+          revision: number;
+        };
+        Update: {
+          chat_id?: string;
+          created_at?: string;
+          from_seq?: number;
+          history_version?: number;
+          reason?: string;
+          revision?: number;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "chat_history_cuts_chat_id_fkey";
+            columns: ["chat_id"];
+            isOneToOne: false;
+            referencedRelation: "chats";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
+      chat_messages: {
+        Row: {
+          chat_id: string;
+          created_at: string;
+          history_version: number;
+          id: string;
+          parts: NonNullable<Json>;
+          revision: number;
+          role: string;
+          seq: number;
+          updated_at: string;
+          written_by: string;
+        };
+        ComputedFields: never;
+        Insert: {
+          chat_id: string;
+          created_at?: string;
+          history_version?: number;
+          id: string;
+          parts: NonNullable<Json>;
+          revision?: number;
+          role: string;
+          seq?: number;
+          updated_at?: string;
+          written_by?: string;
+        };
+        Update: {
+          chat_id?: string;
+          created_at?: string;
+          history_version?: number;
+          id?: string;
+          parts?: NonNullable<Json>;
+          revision?: number;
+          role?: string;
+          seq?: number;
+          updated_at?: string;
+          written_by?: string;
         };
         Relationships: [
           {
@@ -261,6 +354,7 @@ export type Database = {
         Row: {
           chat_id: string;
           closed_at: string | null;
+          continues: Json | null;
           created_at: string;
           message_id: string;
           next_index: number;
@@ -271,6 +365,7 @@ export type Database = {
         Insert: {
           chat_id: string;
           closed_at?: string | null;
+          continues?: Json | null;
           created_at?: string;
           message_id: string;
           next_index?: number;
@@ -280,6 +375,7 @@ export type Database = {
         Update: {
           chat_id?: string;
           closed_at?: string | null;
+          continues?: Json | null;
           created_at?: string;
           message_id?: string;
           next_index?: number;
@@ -377,6 +473,7 @@ export type Database = {
           attempts: number;
           created_at: string;
           heartbeat_at: string | null;
+          history_version: number;
           id: string;
           last_assistant_message_at: string | null;
           last_error: string | null;
@@ -398,6 +495,7 @@ export type Database = {
           attempts?: number;
           created_at?: string;
           heartbeat_at?: string | null;
+          history_version?: number;
           id?: string;
           last_assistant_message_at?: string | null;
           last_error?: string | null;
@@ -418,6 +516,7 @@ export type Database = {
           attempts?: number;
           created_at?: string;
           heartbeat_at?: string | null;
+          history_version?: number;
           id?: string;
           last_assistant_message_at?: string | null;
           last_error?: string | null;
@@ -929,11 +1028,15 @@ export type Database = {
       [_ in never]: never;
     };
     Functions: {
+      answer_approvals: { Args: { chat_id: string; message: Json }; Returns: Json };
       append_chunks: {
         Args: { chat_id: string; chunks: Json; from_index: number; message_id: string; runner_id: string };
         Returns: Json;
       };
-      append_message: { Args: { chat_id: string; message: Json; runner_id?: string }; Returns: Json };
+      append_message: {
+        Args: { chat_id: string; interrupt?: boolean; message: Json; runner_id?: string };
+        Returns: Json;
+      };
       archive_chat: { Args: { archived: boolean; chat_id: string }; Returns: Json };
       chat_changes: {
         Args: {
@@ -950,6 +1053,7 @@ export type Database = {
       chat_revisions: { Args: { chat_ids: (string)[] }; Returns: Json };
       claim_chats: {
         Args: {
+          approval_timeout?: string;
           chat_ids?: (string)[];
           max_chats?: number;
           model_ids?: (string)[];
@@ -961,10 +1065,18 @@ export type Database = {
       };
       create_chat: { Args: { id?: string; model_id?: string; session_id: string; title?: string }; Returns: Json };
       create_session_with_chat: { Args: { account_id?: string; chat?: Json; session: Json }; Returns: Json };
+      delete_queued_message: { Args: { chat_id: string; message_id: string }; Returns: Json };
+      edit_message: { Args: { chat_id: string; message: Json }; Returns: Json };
       follow_chats: { Args: { chat_ids: (string)[] }; Returns: Json };
       get_context: { Args: { chat_id: string }; Returns: Json };
       get_messages: {
-        Args: { after_seq?: number; before_seq?: number; chat_id: string; page_size?: number };
+        Args: {
+          after_seq?: number;
+          before_seq?: number;
+          chat_id: string;
+          history_version?: number;
+          page_size?: number;
+        };
         Returns: Json;
       };
       get_usage: {
@@ -998,9 +1110,18 @@ export type Database = {
       };
       mark_read: { Args: { account_id?: string; chat_id: string; read_at?: string }; Returns: Json };
       pin_context: { Args: { chat_id: string; sources?: (string)[] }; Returns: Json };
+      promote_queued_message: { Args: { chat_id: string; message_id: string }; Returns: Json };
       purge_archived: { Args: { batch_size?: number; older_than?: string }; Returns: Json };
       push_context: { Args: { replace?: boolean; resources: Json; session_id: string }; Returns: Json };
-      recover_stale_chats: { Args: { stale_after?: string; stream_keep?: string }; Returns: Json };
+      recover_stale_chats: {
+        Args: { approval_timeout?: string; stale_after?: string; stream_keep?: string };
+        Returns: Json;
+      };
+      regenerate: { Args: { chat_id: string; message_id?: string }; Returns: Json };
+      respond_to_approval: {
+        Args: { approval_id: string; approved: boolean; chat_id: string; message_id: string; reason?: string };
+        Returns: Json;
+      };
       set_budget: {
         Args: { account_id: string; limit_cost_micros?: number; limit_total_tokens?: number };
         Returns: Json;

@@ -3,8 +3,9 @@
 
 /** Each public SQL function's arguments and their SQL types: call-text.ts casts every argument to its type. */
 export const functionArgs = {
+  answer_approvals: { chat_id: "text", message: "jsonb" },
   append_chunks: { chunks: "jsonb", chat_id: "text", runner_id: "text", from_index: "integer", message_id: "text" },
-  append_message: { chat_id: "text", message: "jsonb", runner_id: "text" },
+  append_message: { chat_id: "text", message: "jsonb", interrupt: "boolean", runner_id: "text" },
   archive_chat: { chat_id: "text", archived: "boolean" },
   chat_changes: {
     chat_id: "text",
@@ -23,12 +24,21 @@ export const functionArgs = {
     runner_id: "text",
     stale_after: "interval",
     stream_keep: "interval",
+    approval_timeout: "interval",
   },
   create_chat: { id: "text", title: "text", model_id: "text", session_id: "text" },
   create_session_with_chat: { chat: "jsonb", session: "jsonb", account_id: "uuid" },
+  delete_queued_message: { chat_id: "text", message_id: "text" },
+  edit_message: { chat_id: "text", message: "jsonb" },
   follow_chats: { chat_ids: "text[]" },
   get_context: { chat_id: "text" },
-  get_messages: { chat_id: "text", after_seq: "bigint", page_size: "integer", before_seq: "bigint" },
+  get_messages: {
+    chat_id: "text",
+    after_seq: "bigint",
+    page_size: "integer",
+    before_seq: "bigint",
+    history_version: "integer",
+  },
   get_usage: { to_day: "date", from_day: "date", group_by: "text", page_size: "integer", account_id: "uuid" },
   heartbeat: { chat_ids: "text[]", runner_id: "text" },
   list_chats: {
@@ -51,9 +61,18 @@ export const functionArgs = {
   },
   mark_read: { chat_id: "text", read_at: "timestamp with time zone", account_id: "uuid" },
   pin_context: { chat_id: "text", sources: "text[]" },
+  promote_queued_message: { chat_id: "text", message_id: "text" },
   purge_archived: { batch_size: "integer", older_than: "interval" },
   push_context: { replace: "boolean", resources: "jsonb", session_id: "text" },
-  recover_stale_chats: { stale_after: "interval", stream_keep: "interval" },
+  recover_stale_chats: { stale_after: "interval", stream_keep: "interval", approval_timeout: "interval" },
+  regenerate: { chat_id: "text", message_id: "text" },
+  respond_to_approval: {
+    reason: "text",
+    chat_id: "text",
+    approved: "boolean",
+    message_id: "text",
+    approval_id: "text",
+  },
   set_budget: { account_id: "uuid", limit_cost_micros: "bigint", limit_total_tokens: "bigint" },
   stop_chat: { chat_id: "text" },
 } as const;

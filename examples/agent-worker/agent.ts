@@ -1,8 +1,10 @@
-// The agent of the example worker: one AI SDK `streamText` turn over a chat's history, with a tool and
-// two steps (call the tool, then answer), handed out as the SDK's UI message stream: the chunks the
-// worker forwards to followers and rebuilds the reply from. The model is the AI SDK's own mock (no
-// network, no key): deterministic text, streamed in chunks like a real provider's. Swap `mockModel()`
-// for a real model (e.g. a gateway model id) and nothing else changes.
+// The agent of the example worker: one AI SDK `streamText` turn over a chat's history, with two tools
+// and two steps (call a tool, then answer), handed out as the SDK's UI message stream: the chunks the
+// worker forwards to followers and rebuilds the reply from. `runCommand` needs the user's approval
+// (the SDK's needsApproval): the turn ends asking for it, and the next turn, once it is answered, runs
+// the command (or records the denial) and answers, continuing the same message. The model is the AI
+// SDK's own mock (no network, no key): deterministic text, streamed in chunks like a real provider's.
+// Swap `mockModel()` for a real model (e.g. a gateway model id) and nothing else changes.
 import {
   convertToModelMessages,
   type LanguageModelUsage,
@@ -32,21 +34,39 @@ function lastUserText(prompt: { role: string; content: unknown }[]): string {
   return parts.map((p: { type?: string; text?: string }) => (p.type === "text" ? p.text : "")).join(" ").trim();
 }
 
+/** A tool's result as the model's prompt carries it. */
+type ToolResult = { type: string; toolName?: string; output?: { type?: string; value?: unknown; reason?: string } };
+
+/** The text of the model's answer once a tool's result is in the prompt. */
+function answerTo(question: string, result: ToolResult) {
+  if (result.toolName !== "runCommand") return `I read the file. Answer to "${question}": done.`;
+  if (result.output?.type === "execution-denied") {
+    return `I did not run the command: ${result.output.reason ?? "you denied it"}.`;
+  }
+  const { command, output } = result.output?.value as { command: string; output: string };
+  return `I ran ${command} and it printed: ${output}`;
+}
+
 /**
- * A model that first calls `readFile` and, once the tool's result is in the prompt, answers the
- * user's last message. `chunkDelayMs` paces the stream (tests slow it down to kill a worker mid-turn).
+ * A model that first calls a tool (`runCommand` when the user's last message says `run: <command>`,
+ * else `readFile`) and, once the tool's result is in the prompt, answers. `chunkDelayMs` paces the
+ * stream (tests slow it down to kill a worker mid-turn).
  */
 export function mockModel(chunkDelayMs = 20) {
   return new MockLanguageModelV3({
     provider: "mock",
     modelId: "mock-agent",
     doStream: ({ prompt }) => {
-      const answering = prompt.at(-1)?.role === "tool";
+      const last = prompt.at(-1);
       const question = lastUserText(prompt as { role: string; content: unknown }[]);
-      const chunks: StreamPart[] = answering
+      const result = last?.role === "tool"
+        ? (last.content as ToolResult[]).findLast((part) => part.type === "tool-result")
+        : undefined;
+      const command = /run:\s*(.+)$/m.exec(question)?.[1].trim();
+      const chunks: StreamPart[] = result
         ? [
           { type: "text-start", id: "t" },
-          ...`I read the file. Answer to "${question}": done.`.split(/(?<= )/).map((delta) => ({
+          ...answerTo(question, result).split(/(?<= )/).map((delta) => ({
             type: "text-delta" as const,
             id: "t",
             delta,
@@ -58,8 +78,9 @@ export function mockModel(chunkDelayMs = 20) {
           {
             type: "tool-call",
             toolCallId: `call-${prompt.length}`,
-            toolName: "readFile",
-            input: JSON.stringify({ path: "README.md" }),
+            ...(command
+              ? { toolName: "runCommand", input: JSON.stringify({ command }) }
+              : { toolName: "readFile", input: JSON.stringify({ path: "README.md" }) }),
           },
           { type: "finish", finishReason: { unified: "tool-calls", raw: "tool_use" }, usage: usage(30, 8) },
         ];
@@ -73,6 +94,14 @@ const tools = {
     description: "Read a file of the repository",
     inputSchema: z.object({ path: z.string() }),
     execute: ({ path }) => Promise.resolve({ path, lines: 42 }),
+  }),
+  runCommand: tool({
+    description: "Run a shell command in the sandbox",
+    inputSchema: z.object({ command: z.string() }),
+    // The turn stops here until the user approves or denies (respond-to-approval).
+    needsApproval: true,
+    // A sandbox would run it; the example says what would have run.
+    execute: ({ command }) => Promise.resolve({ command, exitCode: 0, output: `(sandbox) ${command}: ok` }),
   }),
 };
 
@@ -102,7 +131,9 @@ export interface Turn {
 }
 
 /**
- * Starts one turn over the chat's history. The reply streams as UI message chunks under `messageId`;
+ * Starts one turn over the chat's history. The reply streams as UI message chunks under `messageId`,
+ * or under the id of the history's last message when that is the agent's, going on after a tool
+ * approval (the SDK runs the approved calls, records the denied ones, then the model answers);
  * aborting `signal` ends the stream with an `abort` chunk.
  */
 export async function startTurn({ history, messageId, signal, chunkDelayMs }: {
@@ -143,7 +174,8 @@ export async function startTurn({ history, messageId, signal, chunkDelayMs }: {
   });
   return {
     chunks: result.toUIMessageStream({
-      // Without originalMessages, this id goes into the start chunk (the SDK adds it as the stream passes).
+      // Going on with the history's last message (after a tool approval): the SDK then streams under its id.
+      ...(history.at(-1)?.id === messageId ? { originalMessages: history } : {}),
       generateMessageId: () => messageId,
       onError: (error) => {
         errors.push(error);

@@ -138,7 +138,12 @@ class ReplyStream {
   #inFlight: Promise<void> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(readonly chatId: string, readonly messageId: string, readonly state: Held) {}
+  constructor(
+    readonly chatId: string,
+    readonly messageId: string,
+    readonly state: Held,
+    readonly continues?: UIMessage,
+  ) {}
 
   push(chunk: UIMessageChunk): void {
     this.chunks.push(chunk);
@@ -153,7 +158,7 @@ class ReplyStream {
 
   /** The reply as the chunks the server holds rebuild it: what its followers have seen. */
   message(): Promise<UIMessage> {
-    return messageFromChunks(this.chunks.slice(0, this.accepted));
+    return messageFromChunks(this.chunks.slice(0, this.accepted), this.continues);
   }
 
   #schedule(): void {
@@ -213,17 +218,43 @@ class ReplyStream {
   }
 }
 
-/** The chat's whole history, oldest first, paging back from the newest message. */
+/**
+ * The chat's whole (visible) history, oldest first, paging back from the newest message. Only an
+ * approval the API recorded is one: an assistant message the owner wrote (a client-side agent's) has
+ * its approved tool calls treated as denied, so nothing runs on a user's say-so alone.
+ */
 async function history(chatId: string): Promise<UIMessage[]> {
   const messages: UIMessage[] = [];
   let beforeSeq: number | undefined;
   for (;;) {
     const page = await getMessages(chatId, beforeSeq);
-    messages.unshift(...page.messages.map((m) => m.message as UIMessage));
+    messages.unshift(
+      ...page.messages.map((m) => (m.written_by === "owner" ? unapproved(m.message) : m.message) as UIMessage),
+    );
     if (!page.has_more) return messages;
     beforeSeq = page.messages[0].seq;
   }
 }
+
+type Part = Api.UIMessage["parts"][number] & { state?: string; approval?: { id: string } };
+function unapproved(message: Api.UIMessage): Api.UIMessage {
+  return {
+    ...message,
+    parts: message.parts.map((part: Part) =>
+      part.state === "approval-responded"
+        ? {
+          ...part,
+          state: "output-denied",
+          approval: { id: part.approval!.id, approved: false, reason: "not approved through the API" },
+        }
+        : part
+    ),
+  };
+}
+
+/** True when a message asks the agent to go on: a tool call whose approval was answered. */
+const answeredApprovals = (message: UIMessage | undefined) =>
+  message?.role === "assistant" && message.parts.some((part) => "state" in part && part.state === "approval-responded");
 
 /**
  * Runs one turn: streams the reply's chunks to followers and stores the reply after every step and at
@@ -231,14 +262,17 @@ async function history(chatId: string): Promise<UIMessage[]> {
  * reply followers saw). Returns early once the chat is lost; throws when the agent failed.
  */
 async function streamTurn(chatId: string, runId: string, state: Held): Promise<void> {
-  const messageId = `${runId}-reply`;
+  const messages = await history(chatId);
+  // After a tool approval the agent goes on with its message: same id, the new chunks added to it.
+  const continues = answeredApprovals(messages.at(-1)) ? messages.at(-1) : undefined;
+  const messageId = continues?.id ?? `${runId}-reply`;
   const turn = await startTurn({
-    history: await history(chatId),
+    history: messages,
     messageId,
     signal: state.abort.signal,
     chunkDelayMs: settings.chunkDelayMs,
   });
-  const reply = new ReplyStream(chatId, messageId, state);
+  const reply = new ReplyStream(chatId, messageId, state, continues);
   const store = async () => {
     await reply.flush();
     if (state.lost) return false;

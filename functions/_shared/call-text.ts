@@ -52,7 +52,8 @@ export function callText({ role, claims, fn, args, statementTimeout, lockTimeout
     (announce
       ? `, set_config('chat.announce', 'after_commit', true), set_config('client_min_messages', 'error', true); `
       : `; `) +
-    `select (result ->> 'created')::boolean as created, (result ->> 'queued')::boolean as queued, ` +
+    // created and queued are flags of append_message's answer; elsewhere `queued` is a list (a chat's queue).
+    `select (result -> 'created') = 'true' as created, (result -> 'queued') = 'true' as queued, ` +
     `result::text as json ` +
     `from public.${identifier(fn)}(${named.join(", ")}) as result` +
     (announce ? `; commit; select set_config('role', 'service_role', true); select private.send_announcements()` : ``);

@@ -6,17 +6,19 @@
 // its stream (the revision that stream opened at) and its index there. Chunks are ordered by that key,
 // and a stream opened later has a larger key than any chunk of an earlier one.
 //
-// Events go out in one order: by revision, a message before the chat, and each batch of chunks after
-// the revision that was current when it was written (at_revision). The cursor a follower resumes from
-// is its position after an event:
+// Events go out in one order: by revision, a message before the chat (and the chat's queue after
+// it), and each batch of chunks after the revision that was current when it was written
+// (at_revision). A cut of the history (an edit, a regenerate) is a reset at the revision it took:
+// the chunks of the turn it ended come before it, the new history after it. The cursor a follower
+// resumes from is its position after an event:
 //
 //   <revision>                    no chunk of a live stream seen (a plain revision, as before streams)
 //   <revision>.<stream>.<chunk>   and the chunks up to <chunk> of the stream opened at <stream>
 //
 // Resuming from a plain revision replays the stream in flight from its start chunk, if it opened at
 // or before that revision: a follower holding a plain revision has none of its chunks.
-import type { ChatSummary, MessageSummary } from "./schemas/mod.ts";
-import type { ChatChanges, UIMessageChunk } from "./schemas/mod.ts";
+import type { ChatSummary, MessageSummary, UIMessage } from "./schemas/mod.ts";
+import type { ChatChanges, HistoryReset, QueuedMessage, UIMessageChunk } from "./schemas/mod.ts";
 
 /** The chunk index of a position that holds no chunk of the stream it names (only streams after it). */
 export const noChunk = 2147483647;
@@ -40,8 +42,10 @@ export interface Cursor {
 export const fromNow: Cursor = Object.freeze({ revision: null, stream: null, chunk: null });
 
 export type ChatEvent =
+  | { kind: "reset"; revision: number; data: Omit<HistoryReset, "revision"> }
   | { kind: "message"; revision: number; data: MessageSummary }
   | { kind: "chat"; revision: number; data: ChatSummary }
+  | { kind: "queue"; revision: number; data: { queued: QueuedMessage[] } }
   | {
     kind: "chunk";
     revision: number;
@@ -49,6 +53,8 @@ export type ChatEvent =
     index: number;
     messageId: string;
     chunk: UIMessageChunk;
+    /** With a stream's start chunk: the stored message the stream continues (null: a new message). */
+    continues?: UIMessage | null;
   };
 
 /** An event and the follower's position after it (what its SSE id says). */
@@ -88,7 +94,7 @@ export function startOf(cursor: Cursor, page: ChatChanges): Position {
   };
 }
 
-const kindOrder = { message: 0, chat: 1, chunk: 2 };
+const kindOrder = { reset: 0, message: 1, chat: 2, queue: 3, chunk: 4 };
 
 /**
  * The events of `page` that a follower at `position` does not have, in order, and its position after
@@ -99,6 +105,7 @@ export function take(page: ChatChanges, position: Position): { events: PlacedEve
   const candidates: ChatEvent[] = [];
   let cut = Infinity;
   if (page.has_more) cut = page.messages.at(-1)!.revision;
+  for (const { revision, ...reset } of page.resets) candidates.push({ kind: "reset", revision, data: reset });
   // A batch belongs after every revision before its own, and after the batches before it.
   let batchRevision = -1;
   for (const batch of page.chunks) {
@@ -111,6 +118,9 @@ export function take(page: ChatChanges, position: Position): { events: PlacedEve
         index: batch.from + offset,
         messageId: batch.message_id,
         chunk: chunk as UIMessageChunk,
+        ...(batch.from + offset === 0
+          ? { continues: page.streams.find((stream) => stream.stream === batch.stream)?.continues ?? null }
+          : {}),
       })
     );
   }
@@ -128,6 +138,7 @@ export function take(page: ChatChanges, position: Position): { events: PlacedEve
       revision: page.chat.revision,
       data: page.chat,
     });
+    candidates.push({ kind: "queue", revision: page.chat.revision, data: { queued: page.queued } });
   }
   candidates.sort(
     (a, b) =>
@@ -140,7 +151,7 @@ export function take(page: ChatChanges, position: Position): { events: PlacedEve
   const events: PlacedEvent[] = [];
   for (const event of candidates) {
     if (event.revision > cut) break;
-    if (event.kind === "message") {
+    if (event.kind === "message" || event.kind === "reset") {
       if (event.revision <= at.revision) continue;
       at.revision = event.revision;
     } else if (event.kind === "chunk") {

@@ -17,8 +17,9 @@ export interface Follower {
   /** The first page, read before any response started (so its errors are JSON). */
   readonly firstPage: ChatChanges;
   /**
-   * Starts delivering events. The first chat event always goes out; later ones only when the chat
-   * took a newer revision. `ended` is called once if the follower stops by itself; nothing is
+   * Starts delivering events. The first chat event always goes out; later ones only when the chat took
+   * a newer revision. A queue event goes out when the queue differs from the one last sent (at first:
+   * empty). `ended` is called once if the follower stops by itself; nothing is
    * delivered after it.
    */
   start(deliver: (event: PlacedEvent) => void, ended: (reason: FollowerEnd) => void): void;
@@ -82,6 +83,8 @@ export async function openFollower(
   let position = startOf(cursor, firstPage);
   let stopped = false;
   let chatSent = -1;
+  /** The queue as this follower last saw it: a queue event goes out only when it changed (none while empty). */
+  let queueSent = "[]";
   let deliver: (event: PlacedEvent) => void = () => {};
   const stop = () => {
     stopped = true;
@@ -100,6 +103,11 @@ export async function openFollower(
       if (event.kind === "chat") {
         if (event.revision <= chatSent) continue;
         chatSent = event.revision;
+      }
+      if (event.kind === "queue") {
+        const queue = JSON.stringify(event.data.queued);
+        if (queue === queueSent) continue;
+        queueSent = queue;
       }
       deliver(event);
     }

@@ -88,6 +88,8 @@ export const config = Object.freeze({
   streamKeepSeconds: wholeNumber("STREAM_KEEP_SECONDS", 300, 1, 86_400),
   /** claim-chats recovers a chat whose worker has not heartbeated for this long. */
   staleAfter: duration("STALE_AFTER", "90s"),
+  /** A chat waiting for the user's approval of a tool call this long is denied by the system (and idle). */
+  approvalTimeout: duration("APPROVAL_TIMEOUT", "30min"),
   /** The HS256 secret; the CLI's local default only when SUPABASE_URL is local. */
   jwtSecret: read("SUPABASE_JWT_SECRET") ?? read("JWT_SECRET") ?? (isLocal ? localDefaultSecret : undefined),
   /** Keys for asymmetric (ES256, RS256, EdDSA) tokens: inline, or fetched from a URL. */

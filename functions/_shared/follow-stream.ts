@@ -11,9 +11,18 @@
 //   event: chat                      catch-up, then after each change
 //   data: {id, title, ..., revision, has_unread, ...}
 //
+//   id: <cursor>                     the chat's queued messages, in order: after a chat event, when
+//   event: queue                     the queue changed (and first when it is not empty)
+//   data: {queued: [{id, chat_id, message, position, created_at}]}
+//
+//   id: <cursor>                     the history was cut (edit-message, regenerate): drop the messages
+//   event: reset                     from from_seq on (and any live stream's view); the new history
+//   data: {history_version, from_seq}  follows
+//
 //   id: <cursor>                     a chunk of an assistant message's live stream (the AI SDK's UI
-//   event: chunk                     message chunk as the worker sent it); index 0 is its start chunk
-//   data: {message_id, index, chunk}
+//   event: chunk                     message chunk as the worker sent it); index 0 is its start chunk,
+//   data: {message_id, index, chunk}  and carries `continues`: the stored message the chunks add to
+//                                    (an answer going on after a tool approval), or null
 //
 //   : ping                           every 15 s
 //   event: end                       no id; then the stream closes: reconnect from `cursor`
@@ -76,6 +85,7 @@ function frame(event: PlacedEvent): string {
       message_id: event.messageId,
       index: event.index,
       chunk: event.chunk,
+      ...(event.index === 0 ? { continues: event.continues ?? null } : {}),
     };
     return `id: ${id}\nevent: chunk\ndata: ${JSON.stringify(data)}\n\n`;
   }

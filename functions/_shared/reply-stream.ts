@@ -6,7 +6,7 @@
 // Which stream is the reply: the first one opened after a revision. For a message just sent, the
 // revision its user message took (a queued message's is known once its turn starts: the follower
 // sees it enter the history); for a reconnect, any stream (the follower starts at the one in
-// flight). The response also ends when the chat goes idle or to error without that stream (stopped
+// flight). The response also ends when the chat goes idle, waiting or to error without that stream (stopped
 // while pending, a failed turn, an exhausted budget: an error chunk says why), and after
 // FOLLOW_MAX_SECONDS (the client resumes with GET .../stream).
 import type { PlacedEvent } from "./chat-events.ts";
@@ -73,7 +73,7 @@ export function replyStream({
           if (event.stream !== target) return;
           send(`data: ${JSON.stringify(event.chunk)}\n\n`);
           if (closesStream(event.chunk)) end(true);
-        } else if (event.data.status === "idle" || event.data.status === "error") {
+        } else if (event.kind === "chat" && ["idle", "waiting", "error"].includes(event.data.status)) {
           // The turn is over. Its stream, if it had one, was closed before this event (end_turn).
           if (target === undefined && event.data.status === "error") {
             const errorText = `the agent did not answer: ${event.data.last_error ?? "the turn failed"}`;

@@ -3,7 +3,8 @@
 // with created: false); assistant messages are replaced in place once per agent step.
 // 201 when the message is new, 200 otherwise; the response carries the message's seq. A user message
 // to a chat the agent is working on waits in its queue: 202 { queued: true, position } (429 past 20).
-// A worker sends its runner_id: a runner that no longer holds the chat gets 409 not_held.
+// A worker sends its runner_id: a runner that no longer holds the chat gets 409 not_held. interrupt:
+// true puts a user message to a busy chat at the front of the queue and stops the agent's turn.
 import type { Json } from "../../types/database.ts";
 import { rpc } from "../_shared/db.ts";
 import { operation } from "../_shared/operation.ts";
@@ -17,6 +18,7 @@ Deno.serve(operation({
       chat_id: body.chat_id,
       message: body.message as Json,
       runner_id: body.runner_id,
+      interrupt: body.interrupt,
     });
     return { status: queued ? 202 : created ? 201 : 200, json };
   },

@@ -1,6 +1,7 @@
 // POST /functions/v1/claim-chats (service role) { runner_id, limit? (1..20), chat_ids?, models? }
 // Recovers chats whose worker stopped heartbeating (older than STALE_AFTER), then hands this runner
-// the oldest pending chats (or those of chat_ids that are pending), each held by a new workflow run:
+// the oldest pending chats (or those of chat_ids that are pending), each held by a new workflow run
+// (and denies the tool approvals a chat has waited on for longer than APPROVAL_TIMEOUT):
 // { claims: [{ chat, run }] }, empty when there is nothing to do. Also deletes live streams closed more
 // than STREAM_KEEP_SECONDS ago.
 import { config } from "../_shared/config.ts";
@@ -21,6 +22,7 @@ Deno.serve(operation({
       stream_keep: `${config.streamKeepSeconds} seconds`,
       // A chat without a model is '' in SQL's list.
       model_ids: body.models?.map((model) => model ?? ""),
+      approval_timeout: `${config.approvalTimeout.ms} milliseconds`,
     });
     return { status: 200, json };
   },

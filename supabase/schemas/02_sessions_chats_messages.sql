@@ -122,10 +122,12 @@ create table public.chats (
   status_changed_at timestamptz not null default now(),
   -- Retention (06_context_and_retention.sql).
   archived_at timestamptz,
+  -- Conversation control: how many times the visible history was cut (09_conversation_control.sql).
+  history_version integer not null default 0,
   constraint chats_id_chk check (char_length(id) between 1 and 255),
   constraint chats_last_message_seq_chk check (last_message_seq >= 0),
   constraint chats_revision_chk check (revision >= 0),
-  constraint chats_status_chk check (status in ('idle', 'pending', 'running', 'stopping', 'error')),
+  constraint chats_status_chk check (status in ('idle', 'pending', 'running', 'stopping', 'waiting', 'error')),
   -- The lease: a worker holds the chat exactly while it is running or stopping.
   constraint chats_lease_chk check (
     (status in ('running', 'stopping')) = (active_stream_id is not null)
@@ -133,7 +135,8 @@ create table public.chats (
     and (status in ('running', 'stopping')) = (heartbeat_at is not null)
   ),
   constraint chats_attempts_chk check (attempts >= 0),
-  constraint chats_runner_id_chk check (char_length(runner_id) between 1 and 255)
+  constraint chats_runner_id_chk check (char_length(runner_id) between 1 and 255),
+  constraint chats_history_version_chk check (history_version >= 0)
 );
 comment on table public.chats is
   'A conversation thread with the agent inside a session. Its account is the session''s account.';
@@ -158,8 +161,9 @@ comment on column public.chats.revision_txid is
   'the chat''s own state in that transaction share it. Not part of the API.';
 comment on column public.chats.status is
   'Where the agent is with this chat: idle (nothing to do), pending (waiting for a worker), running (a worker holds '
-  'it), stopping (the user asked to stop; the worker must end the turn) or error (the last turn failed, or a claim '
-  'found the account over its budget: last_error says which).';
+  'it), stopping (the user asked to stop; the worker must end the turn), waiting (the agent asked for the user''s '
+  'approval of a tool call) or error (the last turn failed, or a claim found the account over its budget: last_error '
+  'says which).';
 comment on column public.chats.last_error is
   'Why the chat is in error: ''turn failed'', ''lease expired'' (claimed three times without a finished turn) or '
   '''budget_exceeded''; NULL after a good turn.';
@@ -174,6 +178,9 @@ comment on column public.chats.status_changed_at is
 comment on column public.chats.archived_at is
   'When the owner archived the chat; NULL while it is not archived. Lists hide archived chats unless asked; '
   'purge_archived deletes a chat archived (and idle) for longer than the retention period.';
+comment on column public.chats.history_version is
+  'How many times the visible history was cut (an edit or a regenerate): 0, 1, 2, ... The messages cut are kept in '
+  'chat_cut_messages, readable as the earlier versions.';
 
 -- The chat list, newest activity first (list_chats); also the index of the session_id foreign key.
 create index chats_session_id_updated_at_idx on public.chats (session_id, updated_at desc, id desc);
@@ -182,6 +189,8 @@ create index chats_pending_idx on public.chats (status_changed_at, id) where sta
 create index chats_held_idx on public.chats (heartbeat_at) where status in ('running', 'stopping');
 -- purge_archived looks for chats archived long ago.
 create index chats_archived_at_idx on public.chats (archived_at) where archived_at is not null;
+-- recover_stale_chats times out approvals nobody answered.
+create index chats_waiting_idx on public.chats (status_changed_at) where status = 'waiting';
 
 -- ============================================================================
 -- chat_messages
@@ -196,6 +205,9 @@ create table public.chat_messages (
   updated_at timestamptz not null default now(),
   -- Defaults to 0 only so inserts may omit it, like seq: a trigger always assigns it (03_reads_and_follow.sql).
   revision bigint not null default 0,
+  -- Conversation control (09_conversation_control.sql): the version it entered the history in, its author.
+  history_version integer not null default 0,
+  written_by text not null default 'backend',
   constraint chat_messages_id_chk check (char_length(id) between 1 and 255),
   constraint chat_messages_role_chk check (role in ('user', 'assistant')),
   constraint chat_messages_parts_chk check (
@@ -205,7 +217,8 @@ create table public.chat_messages (
     and jsonb_typeof(parts -> 'parts') = 'array'
   ),
   constraint chat_messages_seq_chk check (seq >= 1),
-  constraint chat_messages_chat_id_seq_key unique (chat_id, seq)
+  constraint chat_messages_chat_id_seq_key unique (chat_id, seq),
+  constraint chat_messages_written_by_chk check (written_by in ('owner', 'backend'))
 );
 comment on table public.chat_messages is
   'The messages of a chat, each an AI SDK UIMessage stored whole. User messages are written once; '
@@ -222,6 +235,12 @@ comment on column public.chat_messages.seq is
 comment on column public.chat_messages.revision is
   'The chat revision of this message''s last change (its insert, or the latest rewrite of an assistant '
   'message). A follower asking for "revision > N" gets every message changed since N once, at its latest state.';
+comment on column public.chat_messages.history_version is
+  'The history version in which this message (as it now reads) entered the visible history.';
+comment on column public.chat_messages.written_by is
+  'Who wrote the message: owner (the chat''s owner, through the API) or backend (the service role: the agent''s '
+  'worker, or the app''s server). An assistant message the backend wrote changes only by the backend, or by the '
+  'owner''s answer to a tool approval it asks for (respond_to_approval).';
 comment on constraint chat_messages_chat_id_seq_key on public.chat_messages is
   'Also the index behind "messages of a chat in order" and "the page after seq N".';
 
@@ -239,18 +258,23 @@ begin
      set last_message_seq = last_message_seq + 1,
          revision = revision + 1
    where id = new.chat_id
-  returning last_message_seq, revision into new.seq, new.revision;
+  returning last_message_seq, revision, history_version into new.seq, new.revision, new.history_version;
   if new.seq is null then
     raise foreign_key_violation using
       message = format('chat %s does not exist', new.chat_id),
       constraint = 'chat_messages_chat_id_fkey';
   end if;
+  -- An API role writes as the owner; the backend names the author (default backend: the owner for a
+  -- queued message joining the history).
+  if current_user in ('authenticated', 'anon') then
+    new.written_by := 'owner';
+  end if;
   return new;
 end;
 $$;
 comment on function private.assign_message_seq() is
-  'BEFORE INSERT on chat_messages: gives the message the next seq and the next revision of its chat, under the '
-  'chat''s row lock.';
+  'BEFORE INSERT on chat_messages: gives the message the next seq and the next revision of its chat (under the '
+  'chat''s row lock), the chat''s history version, and who wrote it (owner or backend).';
 
 -- A message's place in its chat is permanent: moving it would break readers paging by seq.
 create function private.keep_message_position() returns trigger
@@ -578,23 +602,33 @@ comment on function private.title_from_message(jsonb) is
   'Derives a chat title from a UIMessage''s text parts (first 80 characters, then "…").';
 
 -- Pre: the chat exists and the caller may see it. Under the chat's row lock:
--- * A user message to an idle, error or pending chat enters the history (the insert's trigger gives
---   it the next seq and revision) and makes the chat pending (a pending chat keeps its place in the
---   claim order); the chat's first user message titles a chat still called 'New chat'. To a running
+-- * A user message to an idle, error, waiting or pending chat enters the history (the insert's
+--   trigger gives it the next seq and revision) and makes the chat pending (a pending chat keeps its
+--   place in the claim order); to a waiting chat it first denies the approvals the agent asked for
+--   (superseded). The chat's first user message titles a chat still called 'New chat'. To a running
 --   or stopping chat it waits in chat_queued_messages ({queued: true, position}; PT429 queue_full
---   past 20) until the turn ends (private.end_turn, 04_run_control.sql). A retry, queued or not,
+--   past 20) until the turn ends (private.end_turn, 04_run_control.sql); with interrupt, it goes to
+--   the front of the queue and a running turn is asked to stop (stopping: the worker persists its
+--   partial answer and ends the turn, and this message is answered next). A retry, queued or not,
 --   returns what is stored with created = false.
 -- * An assistant message is inserted once, then replaced in place once per agent step (same seq, a
 --   new revision; an unchanged rewrite is a retry and writes nothing); either way it moves
---   last_assistant_message_at, so the chat shows as unread while the agent works.
+--   last_assistant_message_at, so the chat shows as unread while the agent works. One the backend
+--   wrote is not the owner's to rewrite (PT403 written_by_agent).
 -- * runner_id names the worker writing on behalf of its run: given, the chat must be held by it;
 --   the backend's (service role's) assistant message into a held chat must name the holder. Else
 --   PT409 not_held and nothing is written.
--- * A message id used by another chat or role is PT409; a user message of an account over its
---   budget is PT402 budget_exceeded (private.check_budget, 05_usage_and_budgets.sql).
+-- * A message id used by another chat or role, or by a message cut from the history, is PT409; a user
+--   message of an account over its budget is PT402 budget_exceeded (private.check_budget,
+--   05_usage_and_budgets.sql).
 -- Returns {message, created}, the message as every read shows it (private.message_summary), or
 -- {queued, position, message, created}.
-create function public.append_message(chat_id text, message jsonb, runner_id text default null) returns jsonb
+create function public.append_message(
+  chat_id text,
+  message jsonb,
+  runner_id text default null,
+  interrupt boolean default false
+) returns jsonb
 language plpgsql
 security invoker
 set search_path = ''
@@ -633,13 +667,24 @@ begin
       raise sqlstate 'PT409' using message = format('message id %s is already used by another chat or role', message_id);
     end if;
     if message_role = 'user' or stored.parts = message then
-      -- User messages are written once, and an unchanged rewrite is a retry: the stored row, unchanged.
+      -- User messages are written once, and an unchanged rewrite is a retry: the message as stored.
       return jsonb_build_object('message', private.message_summary(stored), 'created', false);
+    end if;
+    if stored.written_by = 'backend' and current_user = 'authenticated' then
+      raise sqlstate 'PT403' using
+        message = format('message %s was written by the agent: only the agent changes it (answer its tool approvals '
+                         'with respond-to-approval)', message_id),
+        detail = 'written_by_agent';
     end if;
     -- The agent persists its message once per step: replace it in place, keeping its seq.
     update public.chat_messages m set parts = message where m.id = message_id returning * into stored;
     update public.chats c set last_assistant_message_at = now() where c.id = append_message.chat_id;
     return jsonb_build_object('message', private.message_summary(stored), 'created', false);
+  end if;
+  if exists (select from public.chat_cut_messages c where c.id = message_id) then
+    raise sqlstate 'PT409' using
+      message = format('message id %s belongs to an earlier branch of a chat''s history: use a new id', message_id),
+      detail = 'message_cut';
   end if;
 
   if message_role = 'user' then
@@ -658,14 +703,27 @@ begin
           message = format('chat %s already has 20 queued messages: wait for the agent''s turn to end', append_message.chat_id),
           detail = 'queue_full';
       end if;
+      if interrupt then
+        update public.chat_queued_messages q set position = q.position + 1 where q.chat_id = append_message.chat_id;
+      end if;
       insert into public.chat_queued_messages (id, chat_id, message, position)
-      values (message_id, append_message.chat_id, message, queue_length + 1)
+      values (message_id, append_message.chat_id, message, case when interrupt then 1 else queue_length + 1 end)
       on conflict (id) do nothing
       returning * into queued;
       if not found then
         raise sqlstate 'PT409' using message = format('message id %s is already used by another chat or role', message_id);
       end if;
+      -- The queue is part of what a follower sees; an interrupt stops the turn as stop_chat does.
+      update public.chats c
+         set revision = c.revision + 1,
+             status = case when interrupt then 'stopping' else c.status end,
+             status_changed_at = case when interrupt and c.status = 'running' then now() else c.status_changed_at end
+       where c.id = append_message.chat_id;
       return jsonb_build_object('queued', true, 'position', queued.position, 'message', to_jsonb(queued), 'created', true);
+    end if;
+
+    if chat.status = 'waiting' then
+      perform private.deny_open_approvals(chat, 'superseded');
     end if;
   end if;
 
@@ -690,7 +748,7 @@ begin
       and private.title_from_message(message) is not null then
       update public.chats c set title = private.title_from_message(message) where c.id = append_message.chat_id;
     end if;
-    if chat.status in ('idle', 'error') then
+    if chat.status in ('idle', 'error', 'waiting') then
       update public.chats c
          set status = 'pending', attempts = 0, last_error = null, status_changed_at = now()
        where c.id = append_message.chat_id;
@@ -700,15 +758,16 @@ begin
   return jsonb_build_object('message', private.message_summary(stored), 'created', true);
 end;
 $$;
-comment on function public.append_message(text, jsonb, text) is
+comment on function public.append_message(text, jsonb, text, boolean) is
   'Appends a UIMessage to a chat as its owner (or the service role). A user message is written once (a retry returns it '
-  'with created false; an id another chat or role uses is PT409), is refused over the account''s budget (PT402 '
-  'budget_exceeded), titles a chat still called New chat, and makes an idle, error or pending chat pending; to a '
-  'running or stopping chat it waits in the queue ({queued, position}; PT429 queue_full past 20). An assistant '
-  'message is replaced in place, keeping its seq (an unchanged rewrite writes nothing), and sets '
-  'last_assistant_message_at; the backend''s into a chat a runner holds must name that runner. runner_id, when given, '
-  'must hold the chat (PT409 not_held). Returns {message, created}, the message as reads show it, or {queued, '
-  'position, message, created}.';
+  'with created false; an id another chat or role uses, or a cut message used, is PT409), is refused over the '
+  'account''s budget (PT402 budget_exceeded), titles a chat still called New chat, denies the open approvals of a '
+  'waiting chat (superseded), and makes an idle, error, waiting or pending chat pending; to a running or stopping chat '
+  'it waits in the queue ({queued, position}; PT429 queue_full past 20), at its front with interrupt, which also '
+  'stops the turn. An assistant message is replaced in place, keeping its seq (an unchanged rewrite writes nothing), '
+  'and sets last_assistant_message_at; one the backend wrote is not the owner''s to rewrite (PT403 written_by_agent); '
+  'the backend''s into a chat a runner holds must name that runner. runner_id, when given, must hold the chat (PT409 '
+  'not_held). Returns {message, created}, the message as reads show it, or {queued, position, message, created}.';
 
 -- ============================================================================
 -- mark_read: move an account's read marker forward
@@ -764,6 +823,6 @@ grant execute on function private.title_from_message(jsonb) to authenticated, se
 revoke execute on function
   public.create_chat(text, text, text, text),
   public.create_session_with_chat(jsonb, jsonb, uuid),
-  public.append_message(text, jsonb, text),
+  public.append_message(text, jsonb, text, boolean),
   public.mark_read(text, timestamptz, uuid)
   from public, anon;

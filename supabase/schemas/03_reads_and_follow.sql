@@ -108,8 +108,16 @@ set search_path = ''
 as $$
 begin
   if new.parts is distinct from old.parts or new.role is distinct from old.role then
+    if old.written_by = 'backend' and old.role = 'assistant' and current_user in ('authenticated', 'anon')
+       and current_setting('chat.transition', true) is distinct from 'on' then
+      raise sqlstate '42501' using
+        message = format('message %s was written by the agent: only the agent changes it', old.id);
+    end if;
     update public.chats set revision = revision + 1 where id = new.chat_id
     returning revision into new.revision;
+    if current_user not in ('authenticated', 'anon') then
+      new.written_by := 'backend';
+    end if;
   else
     new.revision := old.revision;
   end if;
@@ -117,7 +125,8 @@ begin
 end;
 $$;
 comment on function private.assign_message_revision() is
-  'BEFORE UPDATE on chat_messages: a changed message takes the chat''s next revision, under the chat''s row lock.';
+  'BEFORE UPDATE on chat_messages: a changed message takes the chat''s next revision, under the chat''s row lock; an '
+  'assistant message the backend wrote is refused to an API role outside the operations.';
 
 create trigger chat_messages_take_revision before update on public.chat_messages
   for each row execute function private.assign_message_revision();
@@ -317,6 +326,7 @@ as $$
     'status_changed_at', chat.status_changed_at,
     'active_stream_id', chat.active_stream_id,
     'revision', chat.revision,
+    'history_version', chat.history_version,
     'last_message_seq', chat.last_message_seq,
     'last_assistant_message_at', chat.last_assistant_message_at,
     'last_read_at', marker.last_read_at,
@@ -340,8 +350,9 @@ as $$
   ) used on true
 $$;
 comment on function private.chat_summary(public.chats) is
-  'The chat as the read API returns it: its visible state, run state, revision, the owner''s read marker, '
-  'has_unread, usage (the chat''s totals, NULL before its first recorded step) and archived_at (NULL unless archived).';
+  'The chat as the read API returns it: its visible state, run state, revision, history version, the owner''s read '
+  'marker, has_unread, usage (the chat''s totals, NULL before its first recorded step) and archived_at (NULL unless '
+  'archived).';
 
 -- A message as pages and the follow stream show it: the stored UIMessage under `message`.
 create function private.message_summary(m public.chat_messages) returns jsonb
@@ -349,12 +360,12 @@ language sql immutable
 set search_path = ''
 as $$
   select jsonb_build_object(
-    'id', m.id, 'role', m.role, 'seq', m.seq, 'revision', m.revision,
+    'id', m.id, 'role', m.role, 'seq', m.seq, 'revision', m.revision, 'written_by', m.written_by,
     'created_at', m.created_at, 'updated_at', m.updated_at, 'message', m.parts
   )
 $$;
 comment on function private.message_summary(public.chat_messages) is
-  'A message as the read API returns it: {id, role, seq, revision, created_at, updated_at, message}.';
+  'A message as the read API returns it: {id, role, seq, revision, written_by, created_at, updated_at, message}.';
 
 -- Keyset cursors: (updated_at, id) of the last row of a page, as opaque URL-safe base64. A cursor is
 -- exactly [timestamp, id] as encode_cursor writes it; anything else (a forged one) is PT400.
@@ -531,7 +542,8 @@ create function public.get_messages(
   chat_id text,
   after_seq bigint default null,
   before_seq bigint default null,
-  page_size int default 50
+  page_size int default 50,
+  history_version int default null
 ) returns jsonb
 language plpgsql stable
 security invoker
@@ -540,8 +552,10 @@ as $$
 #variable_conflict use_column
 declare
   chat public.chats;
+  shown int;
   rows jsonb;
   more boolean;
+  in_flight jsonb;
 begin
   perform private.check_page_size(page_size);
   if after_seq is not null and before_seq is not null then
@@ -551,22 +565,45 @@ begin
   if not found then
     raise sqlstate 'PT404' using message = format('chat %s not found', get_messages.chat_id);
   end if;
+  shown := coalesce(get_messages.history_version, chat.history_version);
+  if shown not between 0 and chat.history_version then
+    raise sqlstate 'PT400' using
+      message = format('history_version must be between 0 and the chat''s %s, not %s', chat.history_version, shown),
+      detail = 'invalid_history_version';
+  end if;
 
   -- Forward from after_seq; otherwise backward from before_seq or from the newest message. n ranks
   -- the rows in the page's direction, so the one row fetched beyond the page is the one dropped.
-  with page as (
+  -- The visible history is chat_messages alone (its (chat_id, seq) index); an earlier version adds
+  -- the messages cut after it.
+  with versioned as (
+    select m from public.chat_messages m
+     where m.chat_id = get_messages.chat_id and shown < chat.history_version and m.history_version <= shown
+    union all
+    select row(c.id, c.chat_id, c.role, c.parts, c.seq, c.created_at, c.updated_at, c.revision, c.history_version,
+               c.written_by)::public.chat_messages
+      from public.chat_cut_messages c
+     where c.chat_id = get_messages.chat_id and shown < chat.history_version
+       and c.history_version <= shown and c.cut_in > shown
+  ), page as (
     select m as message, row_number() over (order by m.seq) as n
       from public.chat_messages m
-     where m.chat_id = get_messages.chat_id and after_seq is not null and m.seq > after_seq
+     where m.chat_id = get_messages.chat_id and shown = chat.history_version
+       and after_seq is not null and m.seq > after_seq
      order by m.seq limit page_size + 1
   ), back as (
     select m as message, row_number() over (order by m.seq desc) as n
       from public.chat_messages m
-     where m.chat_id = get_messages.chat_id and after_seq is null
+     where m.chat_id = get_messages.chat_id and shown = chat.history_version and after_seq is null
        and m.seq < coalesce(before_seq, chat.last_message_seq + 1)
      order by m.seq desc limit page_size + 1
+  ), earlier as (
+    select v.m as message,
+           row_number() over (order by case when after_seq is null then -(v.m).seq else (v.m).seq end) as n
+      from versioned v
+     where (after_seq is null or (v.m).seq > after_seq) and (before_seq is null or (v.m).seq < before_seq)
   ), fetched as (
-    select * from page union all select * from back
+    select * from page union all select * from back union all select * from earlier where n <= page_size + 1
   )
   select coalesce(jsonb_agg(private.message_summary(f.message) order by (f.message).seq)
                     filter (where f.n <= page_size), '[]'),
@@ -574,13 +611,23 @@ begin
     into rows, more
     from fetched f;
 
-  return jsonb_build_object('chat', private.chat_summary(chat), 'messages', rows, 'has_more', more);
+  -- The reply in flight (its run holds the chat): a client that resumes its stream from the start shows
+  -- it from what it continues (null: nothing), not from the version stored after its last step.
+  select jsonb_build_object('message_id', s.message_id, 'continues', s.continues) into in_flight
+    from public.chat_streams s
+   where s.chat_id = chat.id and s.run_id = chat.active_stream_id
+   order by s.opened_revision desc limit 1;
+
+  return jsonb_build_object('chat', private.chat_summary(chat), 'messages', rows, 'has_more', more,
+                            'history_version', shown, 'queued', private.queue_of(chat.id), 'in_flight', in_flight);
 end;
 $$;
-comment on function public.get_messages(text, bigint, bigint, int) is
+comment on function public.get_messages(text, bigint, bigint, int, int) is
   'A page of a chat''s messages, ascending by seq: the newest page_size (no cursor), the page after after_seq, or the '
-  'page before before_seq (both exclusive). has_more: more exist beyond the page in its direction (older for no cursor '
-  'and before_seq, newer for after_seq). Returns {chat, messages, has_more}.';
+  'page before before_seq (both exclusive), of the visible history or of an earlier history_version (0 up to the '
+  'chat''s). has_more: more exist beyond the page in its direction (older for no cursor and before_seq, newer for '
+  'after_seq), the queue, and the reply in flight with the message it continues. Returns {chat, messages, has_more, '
+  'history_version, queued, in_flight: {message_id, continues} | null}.';
 
 -- ============================================================================
 -- chat_changes: what changed in a chat after a revision (the follow stream's reads)
@@ -616,6 +663,7 @@ declare
   batches jsonb;
   batches_more boolean;
   streams jsonb;
+  resets jsonb;
 begin
   perform private.check_page_size(page_size);
   if chunk_limit is null or chunk_limit not between 1 and 10000 then
@@ -646,6 +694,15 @@ begin
        order by m.revision
        limit page_size + 1
     ) changed;
+
+  -- The cuts after the revision, up to the last message returned when more are to come: each is a
+  -- reset a follower applies in its place among the messages.
+  select coalesce(jsonb_agg(jsonb_build_object('history_version', h.history_version, 'from_seq', h.from_seq,
+                                               'revision', h.revision) order by h.revision), '[]')
+    into resets
+    from public.chat_history_cuts h
+   where h.chat_id = chat.id and after_revision is not null and h.revision > after_revision
+     and (not more or h.revision <= (rows -> -1 ->> 'revision')::bigint);
 
   if from_stream is null then
     select * into in_flight from public.chat_streams s
@@ -685,17 +742,20 @@ begin
   select coalesce(jsonb_agg(jsonb_build_object(
            'message_id', s.message_id, 'stream', s.opened_revision, 'run_id', s.run_id,
            'chunks', s.next_index, 'closed', s.closed_at is not null,
-           'in_flight', s.run_id is not distinct from chat.active_stream_id) order by s.opened_revision), '[]')
+           'in_flight', s.run_id is not distinct from chat.active_stream_id,
+           'continues', s.continues) order by s.opened_revision), '[]')
     into streams
     from public.chat_streams s
    where s.chat_id = chat.id and s.opened_revision >= from_stream;
 
-  -- With more to come, the chat is reported at the last message's revision: the caller asks again from there.
+  -- With more messages to come, the caller asks again after the last one returned (its revision).
   return jsonb_build_object(
     'chat', private.chat_summary(chat),
     'account_id', (select s.account_id from public.sessions s where s.id = chat.session_id),
     'messages', rows,
     'has_more', more,
+    'resets', resets,
+    'queued', private.queue_of(chat.id),
     'position', jsonb_build_array(from_stream, from_chunk),
     'streams', streams,
     'chunks', batches,
@@ -705,10 +765,12 @@ end;
 $$;
 comment on function public.chat_changes(text, bigint, int, bigint, int, int) is
   'Every message of a chat changed after after_revision, at its latest state, in revision order (at most page_size; '
-  'has_more says to ask again after the last one), the chat itself and its owner''s account_id, and the chunks of its '
-  'live streams after the stream position (after_stream, after_chunk), or without one the stream in flight from its '
-  'start (at most chunk_limit; chunks_more). No after_revision: no messages. A cursor beyond the chat''s revision is '
-  'PT400 cursor_ahead. Returns {chat, account_id, messages, has_more, position, streams, chunks, chunks_more}.';
+  'has_more says to ask again after the last one), the cuts of its history after after_revision (resets), its queue, '
+  'the chat itself and its owner''s account_id, and the chunks of its live streams after the stream position '
+  '(after_stream, after_chunk), or without one the stream in flight from its start (at most chunk_limit; '
+  'chunks_more), each stream with the stored message it continues. No after_revision: no messages and no resets. A '
+  'cursor beyond the chat''s revision is PT400 cursor_ahead. Returns {chat, account_id, messages, has_more, resets, '
+  'queued, position, streams, chunks, chunks_more}.';
 
 -- The follow stream's backstop poll before streams existed: one query for every chat a process follows.
 create function public.chat_revisions(chat_ids text[]) returns jsonb
@@ -728,7 +790,7 @@ comment on function public.chat_revisions(text[]) is
 revoke execute on function
   public.list_sessions(uuid, int, text),
   public.list_chats(uuid, text, int, text, boolean),
-  public.get_messages(text, bigint, bigint, int),
+  public.get_messages(text, bigint, bigint, int, int),
   public.chat_changes(text, bigint, int, bigint, int, int),
   public.chat_revisions(text[])
   from public, anon;

@@ -8,22 +8,29 @@
 --    ▲      ▲                     │  │  ▲                       │  │     finish (failed)          error
 --    │      │  stop_chat → idle   │  │  │  end of turn with     │  │     end of turn + queue ───► pending
 --    │      └─────────────────────┘  │  └── queued messages ────┘  │
---    │                               │                             │ stop_chat
+--    │                               │                             │ stop_chat, interrupt
 --    │   claim_chats: the account    │    stale (no heartbeat) ◄───┤
 --    └── is at or over its budget ───┘    → pending, or error      ▼
 --        → error (budget_exceeded)          after 3 claims     stopping ── finish / stale ──► idle
 --                                                                  (error if the run failed, pending with a queue)
 --
--- * A user message to an idle, error or pending chat enters the history and makes it pending; to a
---   running or stopping chat it waits in chat_queued_messages (at most 20) until the turn ends.
+--   running ── finish (completed) asking a tool approval ──► waiting ── every approval answered ──► pending
+--                                                            waiting ── user message (denies: superseded) ──► pending
+--                                                            waiting ── stop_chat, approval timeout (denied) ──► idle
+--   any status ── edit_message, regenerate (a turn in flight ends aborted) ──► pending (09_conversation_control.sql)
+--
+-- * A user message to an idle, error, waiting or pending chat enters the history and makes it pending;
+--   to a running or stopping chat it waits in chat_queued_messages (at most 20) until the turn ends, or
+--   with interrupt at the front of the queue, stopping the turn.
 -- * claim_chats hands the oldest pending chats (of the worker's models, if it names them) to a worker
 --   (FOR UPDATE SKIP LOCKED) and opens the workflow run that holds each: chats.active_stream_id is
 --   that run's id, runner_id the worker's, heartbeat_at its last sign of life. The three are set and
 --   cleared together with running and stopping (chats_lease_chk). A pending chat whose account is at
 --   or over its budget goes to error ('budget_exceeded') instead of to the worker.
--- * Every arrow out of running or stopping but stop_chat's is an end of turn, private.end_turn: it
---   closes the holding run's live streams (07_streaming.sql: finish, abort, or an error chunk then
---   abort), clears the lease and moves the queued messages into the history.
+-- * Every arrow out of running or stopping but stop_chat's, an interrupt's and a cut's is an end of
+--   turn, private.end_turn: it closes the holding run's live streams (07_streaming.sql: finish, abort,
+--   or an error chunk then abort), clears the lease and moves the queued messages into the history. A
+--   cut (private.cut_history) ends the turn aborted itself and drops the queue instead.
 -- * Only the run that holds a chat can end its turn (finishing another run records just the run), and
 --   only the runner holding a chat writes on behalf of its run: the assistant message, steps and
 --   stream chunks name it (runner_id), else PT409 not_held. stop_chat reaches the worker through
@@ -50,13 +57,14 @@ create table public.chat_queued_messages (
     and jsonb_typeof(message -> 'parts') = 'array'
   ),
   constraint chat_queued_messages_position_chk check (position between 1 and 20),
-  constraint chat_queued_messages_chat_id_position_key unique (chat_id, position)
+  constraint chat_queued_messages_chat_id_position_key unique (chat_id, position) deferrable initially immediate
 );
 comment on table public.chat_queued_messages is
   'User messages sent while the agent was working on the chat, in order (position 1..20). When the turn ends they '
   'move into chat_messages in that order and the chat becomes pending again.';
 comment on constraint chat_queued_messages_chat_id_position_key on public.chat_queued_messages is
-  'One message per place in the queue; also the index for the chat_id foreign key.';
+  'One message per place in the queue (checked at the end of each statement, so a renumbering is one statement); '
+  'also the index for the chat_id foreign key.';
 
 alter table public.chat_queued_messages enable row level security;
 create policy "Users manage the queued messages of their chats"
@@ -104,18 +112,34 @@ as $$
 declare
   chat public.chats;
   promoted int;
+  asks_approval boolean;
 begin
   select * into chat from public.chats c where c.id = end_turn.chat_id;
   perform private.close_streams(chat, outcome);
+
+  -- Queued messages answer the approvals the turn asked for: the user moved on.
+  if exists (select from public.chat_queued_messages q where q.chat_id = end_turn.chat_id) then
+    perform private.deny_open_approvals(chat, 'superseded');
+  end if;
 
   -- Queued messages join the history in queue order: each takes its seq and revision there.
   with moved as (
     delete from public.chat_queued_messages q where q.chat_id = end_turn.chat_id returning q.*
   )
-  insert into public.chat_messages (id, chat_id, role, parts)
-  select m.id, m.chat_id, 'user', m.message from moved m order by m.position
+  insert into public.chat_messages (id, chat_id, role, parts, written_by)
+  select m.id, m.chat_id, 'user', m.message, 'owner' from moved m order by m.position
   on conflict (id) do nothing;
   get diagnostics promoted = row_count;
+
+  select private.has_open_approvals(m.parts) into asks_approval
+    from public.chat_messages m
+   where m.chat_id = end_turn.chat_id and m.seq = (select c.last_message_seq from public.chats c where c.id = end_turn.chat_id);
+  if asks_approval and outcome <> 'completed' then
+    -- A turn stopped, failed or lost while asking: nobody will answer for it.
+    select * into chat from public.chats c where c.id = end_turn.chat_id;
+    perform private.deny_open_approvals(chat, case outcome when 'aborted' then 'stopped' else 'the turn failed' end);
+    asks_approval := false;
+  end if;
 
   update public.chats c
      set status = case
@@ -123,6 +147,7 @@ begin
            when outcome = 'failed' then 'error'
            when outcome = 'expired' and c.status = 'running' then
              case when c.attempts >= 3 then 'error' else 'pending' end
+           when coalesce(asks_approval, false) then 'waiting'
            else 'idle'
          end,
          last_error = case
@@ -144,18 +169,22 @@ end;
 $$;
 comment on function private.end_turn(text, text) is
   'Ends the turn of a running or stopping chat (caller holds its row lock): closes its live streams, clears the '
-  'lease, promotes queued messages and picks the next status from the outcome (completed, aborted, failed, expired).';
+  'lease, promotes queued messages (denying approvals the turn asked for: superseded) and picks the next status '
+  'from the outcome (completed, aborted, failed, expired): waiting when a completed turn asked for approval.';
 
 -- ============================================================================
 -- recover_stale_chats: workers that stopped heartbeating
 -- ============================================================================
 -- Pre: none. Post: every running or stopping chat whose heartbeat is older than stale_after has its
 -- holding run finished as failed and its turn ended as expired (a stopping chat goes idle: the
--- user asked to stop). Chats another transaction holds are left for the next call. Up to 1,000 live
--- streams closed longer ago than stream_keep (STREAM_KEEP_SECONDS in the functions) are deleted.
+-- user asked to stop). Every chat waiting for approval longer than approval_timeout has its open
+-- approvals denied (timed out) and is idle. Chats another transaction holds are left for the next
+-- call. Up to 1,000 live streams closed longer ago than stream_keep (STREAM_KEEP_SECONDS in the
+-- functions) are deleted.
 create function public.recover_stale_chats(
   stale_after interval default '90 seconds',
-  stream_keep interval default '300 seconds'
+  stream_keep interval default '300 seconds',
+  approval_timeout interval default '30 minutes'
 ) returns jsonb
 language plpgsql
 security invoker
@@ -164,6 +193,7 @@ as $$
 declare
   stale public.chats;
   recovered jsonb := '[]';
+  unanswered jsonb := '[]';
 begin
   for stale in
     select * from public.chats c
@@ -180,6 +210,18 @@ begin
     recovered := recovered || to_jsonb(stale.id);
   end loop;
 
+  for stale in
+    select * from public.chats c
+     where c.status = 'waiting' and c.status_changed_at < now() - approval_timeout
+     order by c.status_changed_at
+     limit 1000
+     for update skip locked
+  loop
+    perform private.deny_open_approvals(stale, 'timed out');
+    update public.chats c set status = 'idle', status_changed_at = now() where c.id = stale.id;
+    unanswered := unanswered || to_jsonb(stale.id);
+  end loop;
+
   delete from public.chat_streams s
    where s.message_id in (
      select o.message_id from public.chat_streams o
@@ -188,31 +230,33 @@ begin
       limit 1000
         for update skip locked
    );
-  return jsonb_build_object('recovered', recovered);
+  return jsonb_build_object('recovered', recovered, 'timed_out', unanswered);
 end;
 $$;
-comment on function public.recover_stale_chats(interval, interval) is
+comment on function public.recover_stale_chats(interval, interval, interval) is
   'Service role (or pg_cron). Fails the run of every chat whose worker has not heartbeated for stale_after and ends '
-  'its turn: pending again, error after three claims without a finished turn, idle if it was stopping. Deletes up '
-  'to 1,000 live streams closed for longer than stream_keep. Returns {recovered: [chat ids]}. claim_chats runs it '
-  'first, so no scheduler is needed.';
+  'its turn: pending again, error after three claims without a finished turn, idle if it was stopping. Denies the '
+  'approvals of chats waiting longer than approval_timeout (idle). Deletes up to 1,000 live streams closed for longer '
+  'than stream_keep. Returns {recovered, timed_out: [chat ids]}. claim_chats runs it first, so no scheduler is needed.';
 
 -- ============================================================================
 -- claim_chats: a worker takes pending chats
 -- ============================================================================
--- Pre: none. Post: stale chats are recovered; then up to max_chats of the oldest pending chats (only
--- those of chat_ids, and of model_ids when given, '' standing for a chat without a model) are running
--- for runner_id, each held by a new workflow run (status running) whose id is its active_stream_id.
--- A pending chat whose account is at or over its budget goes to error with last_error
--- 'budget_exceeded' instead, and does not count against max_chats (the next pending chats are taken
--- in its place). SKIP LOCKED: concurrent workers never claim the same chat.
+-- Pre: none. Post: stale chats are recovered (and unanswered approvals timed out); then up to
+-- max_chats of the oldest pending chats (only those of chat_ids, and of model_ids when given, ''
+-- standing for a chat without a model) are running for runner_id, each held by a new workflow run
+-- (status running) whose id is its active_stream_id. A pending chat whose account is at or over its
+-- budget goes to error with last_error 'budget_exceeded' instead, and does not count against
+-- max_chats (the next pending chats are taken in its place). SKIP LOCKED: concurrent workers never
+-- claim the same chat.
 create function public.claim_chats(
   runner_id text,
   max_chats int default 1,
   chat_ids text[] default null,
   stale_after interval default '90 seconds',
   stream_keep interval default '300 seconds',
-  model_ids text[] default null
+  model_ids text[] default null,
+  approval_timeout interval default '30 minutes'
 ) returns jsonb
 language plpgsql
 security invoker
@@ -231,7 +275,7 @@ begin
     raise sqlstate 'PT400' using message = format('limit must be between 1 and 20, not %s', max_chats),
       detail = 'invalid_limit';
   end if;
-  perform public.recover_stale_chats(stale_after, stream_keep);
+  perform public.recover_stale_chats(stale_after, stream_keep, approval_timeout);
 
   loop
     wanted := max_chats - claimed;
@@ -269,11 +313,12 @@ begin
   return jsonb_build_object('claims', claims);
 end;
 $$;
-comment on function public.claim_chats(text, int, text[], interval, interval, text[]) is
-  'Service role. Recovers stale chats (and deletes streams closed longer than stream_keep), then hands runner_id up '
-  'to max_chats (1..20) of the oldest pending chats (only those of chat_ids, and of model_ids when given, an empty '
-  'string standing for a chat without a model) whose account is within its budget, each with a new running workflow '
-  'run that holds it; an over-budget chat goes to error (budget_exceeded). Returns {claims: [{chat, run}]}.';
+comment on function public.claim_chats(text, int, text[], interval, interval, text[], interval) is
+  'Service role. Recovers stale chats (times out unanswered approvals, deletes streams closed longer than '
+  'stream_keep), then hands runner_id up to max_chats (1..20) of the oldest pending chats (only those of chat_ids, and '
+  'of model_ids when given, an empty string standing for a chat without a model) whose account is within its budget, '
+  'each with a new running workflow run that holds it; an over-budget chat goes to error (budget_exceeded). Returns '
+  '{claims: [{chat, run}]}.';
 
 -- ============================================================================
 -- heartbeat: a worker proves it is alive and learns what to stop
@@ -319,7 +364,10 @@ begin
   if not found then
     raise sqlstate 'PT404' using message = format('chat %s not found', stop_chat.chat_id);
   end if;
-  if chat.status in ('running', 'pending') then
+  if chat.status = 'waiting' then
+    perform private.deny_open_approvals(chat, 'stopped');
+  end if;
+  if chat.status in ('running', 'pending', 'waiting') then
     update public.chats c
        set status = case chat.status when 'running' then 'stopping' else 'idle' end,
            status_changed_at = now()
@@ -330,8 +378,8 @@ begin
 end;
 $$;
 comment on function public.stop_chat(text) is
-  'The chat''s owner (or the service role) asks the agent to stop: running -> stopping, pending -> idle, else a '
-  'no-op. Returns {chat}.';
+  'The chat''s owner (or the service role) asks the agent to stop: running -> stopping, pending -> idle, waiting -> '
+  'idle with its open approvals denied (stopped), else a no-op. Returns {chat}.';
 
 -- ============================================================================
 -- log_workflow_step: the worker records its run, its steps and its end (service role)
@@ -460,9 +508,9 @@ comment on function public.log_workflow_step(text, text, timestamptz, text, json
 -- ============================================================================
 -- Only the trusted backend (the worker, through the edge functions) runs turns; the user may stop one.
 revoke execute on function
-  public.claim_chats(text, int, text[], interval, interval, text[]),
+  public.claim_chats(text, int, text[], interval, interval, text[], interval),
   public.heartbeat(text, text[]),
-  public.recover_stale_chats(interval, interval),
+  public.recover_stale_chats(interval, interval, interval),
   public.log_workflow_step(text, text, timestamptz, text, jsonb, text, timestamptz, text)
   from public, anon, authenticated;
 revoke execute on function public.stop_chat(text) from public, anon;

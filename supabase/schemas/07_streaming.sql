@@ -41,6 +41,7 @@ create unlogged table public.chat_streams (
   next_index integer not null default 0,
   closed_at timestamptz,
   created_at timestamptz not null default now(),
+  continues jsonb,
   constraint chat_streams_message_id_chk check (char_length(message_id) between 1 and 255),
   constraint chat_streams_next_index_chk check (next_index between 0 and 1000000)
 );
@@ -56,6 +57,9 @@ comment on column public.chat_streams.opened_revision is
 comment on column public.chat_streams.next_index is 'How many chunks the stream has: the index the next batch must start at.';
 comment on column public.chat_streams.closed_at is
   'When a finish or abort chunk closed the stream (by the worker, or by end_turn for it). Deleted stream_keep later.';
+comment on column public.chat_streams.continues is
+  'The stored message this stream continues (the chunks add to it), as it was when the stream opened; NULL for a '
+  'new message.';
 
 create index chat_streams_chat_id_opened_revision_idx on public.chat_streams (chat_id, opened_revision);
 create index chat_streams_run_id_idx on public.chat_streams (run_id);

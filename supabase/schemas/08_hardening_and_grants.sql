@@ -58,11 +58,11 @@ create trigger chats_0_server_owned before update on public.chats
   for each row execute function private.refuse_server_owned_changes(
     'id', 'session_id', 'active_stream_id', 'last_assistant_message_at', 'last_message_seq', 'created_at',
     'updated_at', 'revision', 'revision_txid', 'status', 'last_error', 'runner_id', 'heartbeat_at', 'attempts',
-    'status_changed_at', 'archived_at'
+    'status_changed_at', 'archived_at', 'history_version'
   );
 create trigger chat_messages_0_server_owned before update on public.chat_messages
   for each row execute function private.refuse_server_owned_changes(
-    'id', 'chat_id', 'role', 'seq', 'created_at', 'updated_at', 'revision'
+    'id', 'chat_id', 'role', 'seq', 'created_at', 'updated_at', 'revision', 'history_version', 'written_by'
   );
 create trigger chat_reads_0_server_owned before update on public.chat_reads
   for each row execute function private.refuse_server_owned_changes('account_id', 'chat_id', 'created_at', 'updated_at');

@@ -51,6 +51,7 @@ const stored = (seq: number, message: UIMessage): StoredMessage => ({
   role: message.role as "user" | "assistant",
   seq,
   revision: seq,
+  written_by: message.role === "user" ? "owner" : "backend",
   created_at: "2026-12-06T00:00:00Z",
   updated_at: "2026-12-06T00:00:00Z",
   message,

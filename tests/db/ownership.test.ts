@@ -58,6 +58,8 @@ it("every policy below the account and its sessions uses them, and none spells t
     "chat_context_resources",
     "chat_context_resources",
     "chat_context_resources",
+    "chat_cut_messages",
+    "chat_history_cuts",
     "chat_messages",
     "chat_queued_messages",
     "chat_reads",

@@ -34,7 +34,7 @@ describe("TRUNCATE, TRIGGER and REFERENCES", () => {
   it("no API role holds them on any table in public", async () => {
     const [{ tables }] = await sql`
       select count(*)::int as tables from pg_class where relnamespace = 'public'::regnamespace and relkind = 'r'`;
-    expect(tables).toBe(17);
+    expect(tables).toBe(19);
     expect(await rowlessPrivileges(sql)).toEqual([]);
   });
 

@@ -77,6 +77,7 @@ describe("list_chats", () => {
       "archived_at",
       "created_at",
       "has_unread",
+      "history_version",
       "id",
       "last_assistant_message_at",
       "last_error",

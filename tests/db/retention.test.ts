@@ -198,6 +198,10 @@ async function fullyPopulatedChat(accountId: string, sessionId: string) {
   const chat = await makeChat(sql, sessionId);
   await makeMessage(sql, chat.id, "user");
   await makeMessage(sql, chat.id, "assistant");
+  // An earlier branch: the answer regenerated (cut and kept), then answered again; the chat idle.
+  await asService("public.regenerate($1)", chat.id);
+  await makeMessage(sql, chat.id, "assistant");
+  await sql`update chats set status = 'idle' where id = ${chat.id}`;
   await sql`insert into chat_reads (account_id, chat_id) values (${accountId}, ${chat.id})`;
   // One clock reading for both ends: makeRun's own started_at could be a millisecond after finished_at.
   const finished = new Date();

@@ -22,6 +22,8 @@ const tables = [
   "session_usage",
   "usage_daily",
   "account_budgets",
+  "chat_history_cuts",
+  "chat_cut_messages",
 ];
 
 describe("the schema", () => {
@@ -95,7 +97,7 @@ describe("the schema", () => {
         join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum
        where c.contype = 'f' and c.connamespace = 'public'::regnamespace
        group by c.oid, c.conrelid, c.confdeltype, c.conkey`;
-    expect(fks.length).toBe(21);
+    expect(fks.length).toBe(23);
     for (const fk of fks) {
       expect(fk.confdeltype, `${fk.tbl}(${fk.cols})`).toBe("c");
       expect(fk.indexed, `${fk.tbl}(${fk.cols}) has no index`).toBe(true);
@@ -122,7 +124,7 @@ describe("the schema", () => {
              ) as has_trigger
         from information_schema.columns col
        where col.table_schema = 'public' and col.column_name = 'updated_at'`;
-    expect(rows.length).toBe(9);
+    expect(rows.length).toBe(10);
     expect(rows.filter((r) => !r.has_trigger)).toEqual([]);
   });
 

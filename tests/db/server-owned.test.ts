@@ -225,15 +225,19 @@ describe("what the API roles may execute", () => {
        where p.pronamespace = 'private'::regnamespace and has_function_privilege(r.role, p.oid, 'EXECUTE')
        order by 1, 2`;
     expect(rows.filter((r) => r.role === "anon")).toEqual([]);
-    // Each reads as the caller (RLS applies) or, for the owned_* helpers, only the caller's own ids.
+    // Each reads as the caller (RLS applies) or, for the owned_* helpers, only the caller's own ids;
+    // cut_history (SECURITY DEFINER) first checks that the chat is the caller's.
     expect(rows.map((r) => r.proname)).toEqual([
       "acting_account",
       "budget_status",
       "chat_summary",
       "check_page_size",
+      "cut_history",
       "decode_cursor",
       "defer_announcement",
+      "deny_open_approvals",
       "encode_cursor",
+      "has_open_approvals",
       "is_unread",
       "message_summary",
       "over_budget",
@@ -241,6 +245,7 @@ describe("what the API roles may execute", () => {
       "owned_run_ids",
       "owned_session_ids",
       "period_start",
+      "queue_of",
       "title_from_message",
     ]);
   });
@@ -251,6 +256,7 @@ describe("what the API roles may execute", () => {
        where p.pronamespace = 'public'::regnamespace and has_function_privilege('authenticated', p.oid, 'EXECUTE')
        order by 1`;
     expect(rows.map((r) => r.proname)).toEqual([
+      "answer_approvals",
       "append_message",
       "archive_chat",
       "chat_changes",
@@ -258,6 +264,8 @@ describe("what the API roles may execute", () => {
       "chat_revisions",
       "create_chat",
       "create_session_with_chat",
+      "delete_queued_message",
+      "edit_message",
       "get_context",
       "get_messages",
       "get_usage",
@@ -265,6 +273,9 @@ describe("what the API roles may execute", () => {
       "list_sessions",
       "mark_read",
       "pin_context",
+      "promote_queued_message",
+      "regenerate",
+      "respond_to_approval",
       "stop_chat",
     ]);
     const anon = await sql`

@@ -196,7 +196,15 @@ describe("reading streams", () => {
     expect(joining.position).toEqual([stream, -1]);
     expect(joining.chunks.flatMap((b: { chunks: unknown[] }) => b.chunks)).toHaveLength(5);
     expect(joining.streams).toEqual([
-      { message_id: messageId, stream, run_id: expect.any(String), chunks: 5, closed: false, in_flight: true },
+      {
+        message_id: messageId,
+        stream,
+        run_id: expect.any(String),
+        chunks: 5,
+        closed: false,
+        in_flight: true,
+        continues: null,
+      },
     ]);
 
     const resuming = await call(

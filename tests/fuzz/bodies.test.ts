@@ -31,13 +31,25 @@ const functions = [
   "push-context",
   "pin-context",
   "archive-chat",
+  "edit-message",
+  "regenerate",
+  "respond-to-approval",
+  "delete-queued-message",
+  "promote-queued-message",
 ] as const;
 const serviceOnly: Fn[] = ["log-workflow-step", "push-context"];
 type Fn = typeof functions[number];
 let user: UserWithChat;
+/** A user message of the fuzzed chat, for edits and regenerates. */
+const question = uid("fuzz-question");
 
 beforeAll(async () => {
   user = await userWithChat();
+  const response = await post("append-message", {
+    token: user.token,
+    body: JSON.stringify({ chat_id: user.chatId, message: { id: question, role: "user", parts: [] } }),
+  });
+  expect(response.status).toBe(201);
 });
 
 const snapshot = () => everythingOf(sql, user.accountId);
@@ -109,6 +121,16 @@ const valid = (): Record<Fn, Record<string, unknown>> => ({
   },
   "pin-context": { chat_id: user.chatId, sources: ["AGENTS.md"] },
   "archive-chat": { chat_id: user.chatId, archived: false },
+  "edit-message": {
+    chat_id: user.chatId,
+    message_id: question,
+    message: { id: question, role: "user", parts: [{ type: "text", text: "x" }] },
+  },
+  regenerate: { chat_id: user.chatId, message_id: question },
+  // No approval is open and nothing is queued: these are refused (404) as sent; mutations must be too.
+  "respond-to-approval": { chat_id: user.chatId, message_id: question, approval_id: "a-1", approved: true },
+  "delete-queued-message": { chat_id: user.chatId, message_id: question },
+  "promote-queued-message": { chat_id: user.chatId, message_id: question },
 });
 
 // Every string field of every function filled with hostile strings. Ids get a prefix unique to the
@@ -220,6 +242,44 @@ const hostileCases: Record<string, fc.Arbitrary<HostileCase>> = {
     body: { chat_id: chat.id, archived: false },
     status: chat.own ? 200 : 404,
     echo: { chat: { id: chat.id, archived_at: null } },
+  })),
+
+  "edit-message": fc.record({
+    chat: reference(() => user.chatId),
+    parts: fc.array(fc.record({ type: nonEmpty(255), text: text() }), { minLength: 1, maxLength: 3 }),
+  }).map(({ chat, parts }) => ({
+    fn: "edit-message",
+    body: { chat_id: chat.id, message_id: question, message: { id: question, role: "user", parts } },
+    status: chat.own ? 200 : 404,
+    echo: { message: { id: question, seq: 1, message: { id: question, role: "user", parts } } },
+  })),
+
+  regenerate: fc.record({ chat: reference(() => user.chatId), message: reference(() => question) }).map((
+    { chat, message },
+  ) => ({
+    fn: "regenerate",
+    body: { chat_id: chat.id, message_id: message.id },
+    status: chat.own && message.own ? 200 : 404,
+    echo: { regenerated: true },
+  })),
+
+  "respond-to-approval": fc.record({
+    chat: reference(() => user.chatId),
+    approval_id: nonEmpty(255),
+    reason: text(2000),
+    approved: fc.boolean(),
+  }).map(({ chat, ...answer }) => ({
+    fn: "respond-to-approval",
+    body: { chat_id: chat.id, message_id: question, ...answer },
+    status: 404,
+  })),
+
+  "delete-queued-message": fc.record({ chat: reference(() => user.chatId), id: nonEmpty(255) }).map((
+    { chat, id },
+  ) => ({
+    fn: "delete-queued-message",
+    body: { chat_id: chat.id, message_id: id },
+    status: 404,
   })),
 };
 

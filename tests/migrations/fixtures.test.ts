@@ -62,17 +62,53 @@ describe("the migrations applied one by one, each followed by its fixture", () =
              (select count(*) from chats)::int as chats, (select count(*) from chat_messages)::int as messages,
              (select count(*) from chat_reads)::int as reads, (select count(*) from workflow_runs)::int as runs,
              (select count(*) from workflow_run_steps)::int as steps,
-             (select count(*) from chat_queued_messages)::int as queued`;
+             (select count(*) from chat_queued_messages)::int as queued,
+             (select count(*) from chat_history_cuts)::int as cuts, (select count(*) from chat_cut_messages)::int as cut`;
     expect(counts).toEqual({
       accounts: 5,
       sessions: 6,
-      chats: 11,
-      messages: 28,
+      chats: 12,
+      messages: 31,
       reads: 8,
-      runs: 12,
+      runs: 15,
       steps: 12,
-      queued: 2,
+      queued: 3,
+      cuts: 2,
+      cut: 2,
     });
+  });
+
+  it("conversation control: the edited branch is kept and readable, the visible history gapless, the queue reordered", async () => {
+    const bob = "b0b00000-0000-4000-8000-000000000002";
+    const read = (version: number | null) =>
+      asUser(
+        sql,
+        bob,
+        async (tx) =>
+          (await tx`select public.get_messages('fx-chat-bob-3', history_version => ${version}::int) as page`)[0].page,
+      );
+    const ids = (page: { messages: { id: string; seq: number; written_by: string }[] }) =>
+      page.messages.map((m) => `${m.seq}:${m.id}:${m.written_by}`);
+    const now = await read(null);
+    expect(now.history_version).toBe(2);
+    expect(ids(now)).toEqual(["1:fx-msg-bob-3-1:owner", "2:fx-msg-bob-3-2:backend", "3:fx-msg-bob-3-cc1:owner"]);
+    expect(now.messages[2].message.parts[0].text).toBe("Stop: use port 4000 instead");
+    expect(now.queued.map((q: { id: string; position: number }) => `${q.position}:${q.id}`)).toEqual([
+      "1:fx-msg-bob-3-cc4",
+    ]);
+    const first = await read(0);
+    expect(ids(first)).toEqual([
+      "1:fx-msg-bob-3-1:owner",
+      "2:fx-msg-bob-3-2:backend",
+      "3:fx-msg-bob-3-cc1:owner",
+      "4:fx-msg-bob-3-cc2:backend",
+    ]);
+    expect(first.messages[2].message.parts[0].text).toBe("Stop: use port 3000 instead");
+    expect(first.messages[3].message.parts[1]).toMatchObject({
+      state: "approval-responded",
+      approval: { id: "approval-1", approved: true },
+    });
+    expect(ids(await read(1))).toEqual(ids(now));
   });
 
   it("every chat's messages are numbered 1..n in order, and its counter is at n", async () => {
@@ -116,7 +152,7 @@ describe("the migrations applied one by one, each followed by its fixture", () =
       shown: (await tx`select public.list_chats() as page`)[0].page.chats.map((c: { id: string }) => c.id).sort(),
       all: (await tx`select public.list_chats(include_archived => true) as page`)[0].page.chats.length,
     }));
-    expect(listed).toEqual({ shown: ["fx-chat-bob-2"], all: 2 });
+    expect(listed).toEqual({ shown: ["fx-chat-bob-2", "fx-chat-bob-3"], all: 3 });
     // Every read returns the chat with both the usage and the archive fields.
     const [{ page }] = await asUser(sql, alice, (tx) => tx`select public.list_chats(page_size => 1) as page`);
     expect(page.chats[0]).toHaveProperty("usage");

@@ -68,6 +68,7 @@ const documents = [
   "docs/api.md",
   "docs/run-control.md",
   "docs/streaming.md",
+  "docs/conversation-control.md",
   "docs/architecture.md",
   "docs/operations.md",
 ];

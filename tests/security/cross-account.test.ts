@@ -75,6 +75,32 @@ it("B can neither read, change nor attach to anything of A's", async () => {
       chat_id: b.chatId,
       message: uiMessage(aMessage, "user", "read back?"),
     }), [409]],
+    ["append-message", "an interrupting message into A's chat", () => ({
+      chat_id: a.chatId,
+      message: uiMessage(uid("m"), "user", "stop"),
+      interrupt: true,
+    }), [404]],
+    // conversation control
+    ["edit-message", "A's message in A's chat", () => ({
+      chat_id: a.chatId,
+      message_id: aMessage,
+      message: uiMessage(aMessage, "user", "edited by B"),
+    }), [404]],
+    ["edit-message", "A's message, from B's chat", () => ({
+      chat_id: b.chatId,
+      message_id: aMessage,
+      message: uiMessage(aMessage, "user", "edited by B"),
+    }), [404]],
+    ["regenerate", "A's chat", () => ({ chat_id: a.chatId }), [404]],
+    ["regenerate", "A's answer, from B's chat", () => ({ chat_id: b.chatId, message_id: aAssistant }), [404]],
+    ["respond-to-approval", "an approval in A's chat", () => ({
+      chat_id: a.chatId,
+      message_id: aAssistant,
+      approval_id: "approval-1",
+      approved: true,
+    }), [404]],
+    ["delete-queued-message", "from A's queue", () => ({ chat_id: a.chatId, message_id: aMessage }), [404]],
+    ["promote-queued-message", "in A's queue", () => ({ chat_id: a.chatId, message_id: aMessage }), [404]],
     // mark-read
     ["mark-read", "a marker on A's chat", () => ({ chat_id: a.chatId }), [404]],
     ["mark-read", "A's marker, naming A", () => ({ chat_id: a.chatId, account_id: a.accountId }), [403]],

@@ -21,6 +21,15 @@ const bodies = () => ({
   },
   "pin-context": { chat_id: owner.chatId },
   "archive-chat": { chat_id: owner.chatId, archived: true },
+  "edit-message": {
+    chat_id: owner.chatId,
+    message_id: "m-1",
+    message: { id: "m-1", role: "user", parts: [{ type: "text", text: "forged" }] },
+  },
+  regenerate: { chat_id: owner.chatId },
+  "respond-to-approval": { chat_id: owner.chatId, message_id: "a-1", approval_id: "x", approved: true },
+  "delete-queued-message": { chat_id: owner.chatId, message_id: "q-1" },
+  "promote-queued-message": { chat_id: owner.chatId, message_id: "q-1" },
 });
 
 it("every token attack on every operation gets 401 and writes nothing", async () => {

@@ -10,6 +10,8 @@ export type FollowEvent =
     | { event: "message"; id: number; data: MessageSummary }
     | { event: "chat"; id: number; data: ChatSummary }
     | { event: "chunk"; id: number; data: { message_id: string; index: number; chunk: { type: string } } }
+    | { event: "reset"; id: number; data: { history_version: number; from_seq: number } }
+    | { event: "queue"; id: number; data: { queued: { id: string; position: number }[] } }
     | { event: "end"; id: undefined; data: { reason: string; revision: number; cursor: string } }
   );
 

@@ -25,7 +25,14 @@ import {
   stopChatResponse,
   usageResponse,
 } from "../../functions/_shared/schemas/mod.ts";
-import { appendChunksResponse } from "../../functions/_shared/schemas/mod.ts";
+import {
+  appendChunksResponse,
+  deleteQueuedMessageResponse,
+  editMessageResponse,
+  promoteQueuedMessageResponse,
+  regenerateResponse,
+  respondToApprovalResponse,
+} from "../../functions/_shared/schemas/mod.ts";
 import { id as uid } from "./factories.ts";
 
 export { uid };
@@ -84,6 +91,11 @@ const responses = {
   "pin-context": pinContextResponse,
   "archive-chat": archiveChatResponse,
   "append-chunks": appendChunksResponse,
+  "edit-message": editMessageResponse,
+  regenerate: regenerateResponse,
+  "respond-to-approval": respondToApprovalResponse,
+  "delete-queued-message": deleteQueuedMessageResponse,
+  "promote-queued-message": promoteQueuedMessageResponse,
 };
 
 /** The GET functions' response schemas: read() parses every 2xx answer with it. */

@@ -12,6 +12,12 @@ export async function everythingOf(sql: Sql, accountId: string) {
            (select json_agg(c order by id) from c)::text as chats,
            (select json_agg(m order by id) from chat_messages m where chat_id in (select id from c))::text as messages,
            (select json_agg(x order by chat_id) from chat_reads x where chat_id in (select id from c))::text as reads,
+           (select json_agg(q order by id) from chat_queued_messages q where chat_id in (select id from c))::text
+             as queued,
+           (select json_agg(h order by chat_id, history_version) from chat_history_cuts h
+             where chat_id in (select id from c))::text as cuts,
+           (select json_agg(k order by id, cut_in) from chat_cut_messages k where chat_id in (select id from c))::text
+             as cut_messages,
            (select json_agg(r order by id) from r)::text as runs,
            (select json_agg(t order by id) from workflow_run_steps t where workflow_run_id in (select id from r))::text
              as steps,

@@ -17,6 +17,8 @@ export const messageSummary = z.strictObject({
   role: z.enum(["user", "assistant"]),
   seq: z.number().int(),
   revision: z.number().int(),
+  /** owner: the chat's owner wrote it; backend: the service role (the agent's worker, or the app's server). */
+  written_by: z.enum(["owner", "backend"]),
   created_at: z.string(),
   updated_at: z.string(),
   /** The UIMessage exactly as it was appended. */
@@ -29,6 +31,8 @@ export const appendMessageRequest = z.strictObject({
   message: uiMessage,
   /** A worker's name: then the chat must be held by it (409 not_held otherwise). */
   runner_id: id.optional(),
+  /** A user message to a busy chat: stop the agent's turn and answer this message next, instead of queueing it last. */
+  interrupt: z.boolean().optional(),
 });
 export type AppendMessageRequest = z.infer<typeof appendMessageRequest>;
 export type UIMessage = AppendMessageRequest["message"];

@@ -9,3 +9,4 @@ export * from "./runs.ts";
 export * from "./usage.ts";
 export * from "./context.ts";
 export * from "./streams.ts";
+export * from "./conversation.ts";

@@ -2,8 +2,8 @@
 // read marker (mark-read).
 import { z } from "zod";
 import { id, queryInteger, timestamp, uuid } from "./json.ts";
-import { messageSummary } from "./messages.ts";
-import { sessionRow } from "./rows.ts";
+import { messageSummary, uiMessage } from "./messages.ts";
+import { chatStatus, queuedMessageRow, sessionRow } from "./rows.ts";
 import { usageTotals } from "./usage.ts";
 
 const count = (min: number) => queryInteger(min, Number.MAX_SAFE_INTEGER);
@@ -29,6 +29,8 @@ export const getMessagesQuery = z.strictObject({
   after_seq: count(0).optional(),
   before_seq: count(1).optional(),
   limit: pageLimit.optional(),
+  /** An earlier version of the history (0 up to the chat's history_version); default: the visible one. */
+  history_version: queryInteger(0, 2_147_483_647).optional(),
 }).refine((query) => query.after_seq === undefined || query.before_seq === undefined, {
   message: "cannot be sent with after_seq: page forward (after_seq) or back (before_seq), not both",
   path: ["before_seq"],
@@ -48,13 +50,16 @@ export const chatSummary = z.strictObject({
   session_id: z.string(),
   title: z.string(),
   model_id: z.string().nullable(),
-  /** Run control: idle, pending, running, stopping or error (last_error says why). */
-  status: z.enum(["idle", "pending", "running", "stopping", "error"]),
+  /** Run control: idle, pending, running, stopping, waiting (for the user's approval of a tool call) or error
+   * (last_error says why). */
+  status: chatStatus,
   last_error: z.string().nullable(),
   status_changed_at: z.string(),
   /** The workflow run holding the chat while it is running or stopping. */
   active_stream_id: z.string().nullable(),
   revision: z.number().int(),
+  /** How many times the visible history was cut (edit-message, regenerate); earlier versions stay readable. */
+  history_version: z.number().int(),
   last_message_seq: z.number().int(),
   last_assistant_message_at: z.string().nullable(),
   last_read_at: z.string().nullable(),
@@ -90,6 +95,16 @@ export const getMessagesResponse = z.strictObject({
   messages: z.array(messageSummary),
   /** More messages exist beyond this page in its direction. */
   has_more: z.boolean(),
+  /** The version of the history the page is from. */
+  history_version: z.int(),
+  /** The user messages waiting for the agent's turn to end, in the order they will be answered. */
+  queued: z.array(queuedMessageRow),
+  /**
+   * The reply being generated (its turn holds the chat), and the stored message it continues (an answer
+   * going on after a tool approval) or null. A client that resumes the reply's stream from its start
+   * shows this message as `continues` (or not at all), not as stored after its last step.
+   */
+  in_flight: z.strictObject({ message_id: z.string(), continues: uiMessage.nullable() }).nullable(),
 });
 export type GetMessagesResponse = z.infer<typeof getMessagesResponse>;
 // ---------------------------------------------------------------------------------------------

@@ -15,6 +15,9 @@ export const someJson = z.custom<NonNullable<Json>>((value) => value !== null &&
 );
 const nullable = <T extends z.ZodType>(schema: T) => schema.nullable();
 
+/** Where the agent is with a chat (04_run_control.sql's state machine). */
+export const chatStatus = z.enum(["idle", "pending", "running", "stopping", "waiting", "error"]);
+
 export const chatRow = z.strictObject({
   id: z.string(),
   session_id: z.string(),
@@ -27,13 +30,14 @@ export const chatRow = z.strictObject({
   updated_at: at,
   revision: z.int(),
   revision_txid: nullable(z.int()),
-  status: z.enum(["idle", "pending", "running", "stopping", "error"]),
+  status: chatStatus,
   last_error: nullable(z.string()),
   runner_id: nullable(z.string()),
   heartbeat_at: nullable(at),
   attempts: z.int(),
   status_changed_at: at,
   archived_at: nullable(at),
+  history_version: z.int(),
 }) satisfies z.ZodType<Row<"chats">>;
 
 export const sessionRow = z.strictObject({
@@ -88,6 +92,7 @@ export const queuedMessageRow = z.strictObject({
   position: z.int(),
   created_at: at,
 }) satisfies z.ZodType<Row<"chat_queued_messages">>;
+export type QueuedMessage = z.infer<typeof queuedMessageRow>;
 
 /** The tables a row schema stands for: tests/db/row-schemas.test.ts keeps their keys equal to the columns. */
 export const rowSchemas = {

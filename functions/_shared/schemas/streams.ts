@@ -37,16 +37,17 @@ export type AppendChunksResponse = z.infer<typeof appendChunksResponse>;
 // chat: POST /chat (DefaultChatTransport's sendMessages), GET /chat/<chat_id>/stream (reconnect)
 // ---------------------------------------------------------------------------------------------
 
-/** The message a submit-message sends: the last of `messages`, a user message. */
-export const submittedMessage = uiMessage.refine((message) => message.role === "user", {
-  message: "must be a user message: the agent writes the assistant's",
-  path: ["role"],
-});
-
 /**
  * What DefaultChatTransport posts: the chat's id, its messages (all of them, or only the last when
  * the client sends less with prepareSendMessagesRequest), the trigger and the message it concerns.
- * Other keys a client adds through the transport's `body` are ignored.
+ * Other keys a client adds through the transport's `body` are ignored. What it asks for:
+ *
+ * - submit-message, the last message a new user message: append it (queued while the agent works);
+ * - submit-message with messageId naming that user message, already sent: an edit of it (useChat's
+ *   sendMessage({ messageId }));
+ * - submit-message, the last message the agent's, with tool approvals answered (useChat's
+ *   addToolApprovalResponse and sendAutomaticallyWhen): record the answers; nothing else may change;
+ * - regenerate-message, with messageId the assistant message to replace (or none: the last answer).
  */
 export const chatRequest = z
   .looseObject({
@@ -55,12 +56,14 @@ export const chatRequest = z
     messages: z.array(z.unknown()).min(1).max(100_000),
     trigger: z.enum(["submit-message", "regenerate-message"]),
     messageId: id.optional(),
+    /** A new user message to a busy chat stops the agent's turn and is answered next (useChat: `sendMessage(message,
+     * { body: { interrupt: true } })`), as append-message's interrupt. */
+    interrupt: z.boolean().optional(),
   })
   .superRefine((body, ctx) => {
     const last = body.messages.length - 1;
-    const parsed = submittedMessage.safeParse(body.messages[last], {
-      error: explain,
-    });
+    if (body.trigger === "regenerate-message") return; // the client's copy of the history: not read
+    const parsed = uiMessage.safeParse(body.messages[last], { error: explain });
     for (const issue of parsed.error?.issues ?? []) {
       ctx.addIssue({
         code: "custom",
@@ -91,6 +94,9 @@ export const streamSummary = z.strictObject({
   closed: z.boolean(),
   /** Its run still holds the chat: the turn is not over (its final message may not be stored yet). */
   in_flight: z.boolean(),
+  /** The stored message this stream continues (an answer going on after a tool approval), as it was when the
+   * stream opened: the chunks add to it. null: a new message. */
+  continues: uiMessage.nullable(),
 });
 export type StreamSummary = z.infer<typeof streamSummary>;
 
@@ -104,12 +110,25 @@ export const chunkBatch = z.strictObject({
   chunks: z.array(z.unknown()),
 });
 
+/** A cut of the history (edit-message, regenerate): from from_seq on, the messages changed. */
+export const historyReset = z.strictObject({
+  /** The chat's history version from this cut on. */
+  history_version: z.int(),
+  /** The first seq that changed: a follower drops what it holds from there. */
+  from_seq: z.int(),
+  /** The chat revision the cut took: its place among the chat's changes. */
+  revision: z.int(),
+});
+export type HistoryReset = z.infer<typeof historyReset>;
+
 /** The messages changed after a revision, the chat, and the chunks of its streams after a position. */
-export const chatChanges = getMessagesResponse.extend({
+export const chatChanges = getMessagesResponse.omit({ history_version: true, in_flight: true }).extend({
   /** The chat's owner: a follow process reads as the service role, and ends followers it no longer belongs to. */
   account_id: z.string(),
   /** The stream position the read started from: [stream, chunk]. */
   position: z.tuple([z.int(), z.int()]),
+  /** The cuts of the history after the revision, in order: a reset each. */
+  resets: z.array(historyReset),
   streams: z.array(streamSummary),
   chunks: z.array(chunkBatch),
   /** More chunks exist after the last batch. */
