@@ -1,7 +1,7 @@
 // Workloads 1 and 2: append-message over HTTP (wrk) and exactly the same database work sent straight
 // to PostgreSQL (pgbench), at the same concurrency, on fresh chats of the same shape.
 import { randomUUID } from "node:crypto";
-import { callText } from "../functions/_shared/call-text.ts";
+import { callText, literal } from "../functions/_shared/call-text.ts";
 import { userJwt } from "../scripts/local-stack/config.ts";
 import type { Sql } from "../scripts/local-stack/database.ts";
 import { type CpuPerRequest, measureCpu, type Measured } from "./cpu.ts";
@@ -69,6 +69,23 @@ export function appendScript(accountId: string, chat: string): string {
 }
 
 /**
+ * The bare call: the caller's identity (`set_config` of role and claims, as every caller of a SQL
+ * function over PostgREST has) and append_message, in one round trip, and nothing else: no timeouts,
+ * no hint deferral, no commit of its own, no second transaction. What the API's text adds to it is
+ * the price of the API before HTTP.
+ */
+export function bareAppendScript(accountId: string, chat: string): string {
+  const now = Math.floor(Date.now() / 1000);
+  const claims = { iss: "supabase-demo", sub: accountId, role: "authenticated", aud: "authenticated", iat: now };
+  const message = { id: "pgb-:client_id-:r", role: "user", parts: [{ type: "text", text: "benchmark message" }] };
+  return `\\set r random(1, 1000000000000)\n` +
+    `select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${
+      literal(claims)
+    }, true) \\; ` +
+    `select public.append_message(${literal(chat, "text")}, ${literal(message, "jsonb")}::jsonb);\n`;
+}
+
+/**
  * `text` as one pgbench command: pgbench sends `a \; b` as one query, as the function does; a bare
  * `;` would end the command there, and the call would run in a transaction of its own, without the
  * identity switch. The values in these scripts hold no "; ", so every one is a statement boundary.
@@ -83,9 +100,13 @@ export interface AppendRun {
   concurrency: number;
   http: LoadResult;
   sql: LoadResult;
+  /** The bare call (bareAppendScript): what a caller of the SQL function pays at least. */
+  bare: LoadResult;
   ratio: number;
+  /** HTTP over the bare call. */
+  bareRatio: number;
   /** Rows found afterwards in the chats each side wrote: must equal its completed requests. */
-  stored: { http: number; sql: number };
+  stored: { http: number; sql: number; bare: number };
   cpu: { http: CpuPerRequest; sql: CpuPerRequest };
 }
 
@@ -93,8 +114,10 @@ export interface AppendRun {
 export async function appendRun(bench: Bench, shape: Shape, concurrency: number, label: string): Promise<AppendRun> {
   const chats = shape === "a" ? concurrency : 1;
   const httpPrefix = `http-${shape}${concurrency}-${label}-`, sqlPrefix = `pgb-${shape}${concurrency}-${label}-`;
+  const barePrefix = `bare-${shape}${concurrency}-${label}-`;
   const httpOwner = await makeChats(bench.sql, httpPrefix, chats);
   const sqlOwner = await makeChats(bench.sql, sqlPrefix, chats);
+  const bareOwner = await makeChats(bench.sql, barePrefix, chats);
 
   const httpCpu = measureCpu(bench.measured);
   const http = await wrk(
@@ -117,6 +140,13 @@ export async function appendRun(bench: Bench, shape: Shape, concurrency: number,
   const sqlCpu = measureCpu(bench.measured);
   const sqlResult = await pgbench(bench.databaseUrl, script, concurrency, bench.seconds);
   const sqlCpuPerRequest = sqlCpu(sqlResult.requests);
+  const bareChat = shape === "a" ? `${barePrefix}:client_id` : `${barePrefix}0`;
+  const bare = await pgbench(
+    bench.databaseUrl,
+    bareAppendScript(bareOwner.accountId, bareChat),
+    concurrency,
+    bench.seconds,
+  );
 
   const count = async (prefix: string) =>
     (await bench.sql`select count(*)::int as n from chat_messages where chat_id like ${prefix + "%"}`)[0].n;
@@ -125,8 +155,10 @@ export async function appendRun(bench: Bench, shape: Shape, concurrency: number,
     concurrency,
     http,
     sql: sqlResult,
+    bare,
     ratio: Math.round(http.rps / sqlResult.rps * 100) / 100,
-    stored: { http: await count(httpPrefix), sql: await count(sqlPrefix) },
+    bareRatio: Math.round(http.rps / bare.rps * 100) / 100,
+    stored: { http: await count(httpPrefix), sql: await count(sqlPrefix), bare: await count(barePrefix) },
     cpu: { http: httpCpuPerRequest, sql: sqlCpuPerRequest },
   };
 }

@@ -199,10 +199,13 @@ try {
           concurrency,
           http: medianLoad(mine.map((r) => r.http)),
           sql: medianLoad(mine.map((r) => r.sql)),
+          bare: medianLoad(mine.map((r) => r.bare)),
           ratio: median(mine.map((r) => r.ratio)),
           ratios: mine.map((r) => r.ratio),
+          bareRatio: median(mine.map((r) => r.bareRatio)),
           storedMatchesAcknowledged: mine.every((r) =>
-            r.stored.http >= r.http.requests - r.http.errors && r.stored.sql === r.sql.requests
+            r.stored.http >= r.http.requests - r.http.errors && r.stored.sql === r.sql.requests &&
+            r.stored.bare === r.bare.requests
           ),
           cpu: { http: medianCpu(mine.map((r) => r.cpu.http)), sql: medianCpu(mine.map((r) => r.cpu.sql)) },
         };

@@ -36,15 +36,9 @@ export async function listMigrations(): Promise<Migration[]> {
 
 /**
  * Applies pending migrations, each in its own transaction, and returns the names applied.
- * `afterEach` runs after each one is committed (the migration fixtures test inserts rows there);
- * `until` stops before the first migration whose version is at or after it (the benchmark measures
- * the schema as it was before a feature).
+ * `afterEach` runs after each one is committed (the migration fixtures test inserts rows there).
  */
-export async function migrate(
-  sql: Sql,
-  afterEach?: (migration: Migration) => Promise<void>,
-  until?: string,
-): Promise<string[]> {
+export async function migrate(sql: Sql, afterEach?: (migration: Migration) => Promise<void>): Promise<string[]> {
   await sql`create schema if not exists supabase_migrations`;
   await sql`
     create table if not exists supabase_migrations.schema_migrations (
@@ -53,7 +47,6 @@ export async function migrate(
   const done = new Set((await sql`select version from supabase_migrations.schema_migrations`).map((r) => r.version));
   const applied: string[] = [];
   for (const migration of await listMigrations()) {
-    if (until !== undefined && migration.version >= until) break;
     if (done.has(migration.version)) continue;
     const text = await readFile(migration.file, "utf8");
     await sql.begin(async (tx) => {
@@ -94,8 +87,6 @@ export interface PrepareOptions {
   seed?: boolean;
   /** Called after each migration is applied. */
   afterMigration?: (sql: Sql, migration: Migration) => Promise<void>;
-  /** Apply only the migrations older than this version. */
-  until?: string;
 }
 
 export interface Prepared {
@@ -119,7 +110,7 @@ export interface Prepared {
  */
 export async function prepareDatabase(
   url: string,
-  { seed: withSeed = false, afterMigration, until }: PrepareOptions = {},
+  { seed: withSeed = false, afterMigration }: PrepareOptions = {},
 ): Promise<Prepared> {
   const sql = connect(url);
   try {
@@ -130,7 +121,7 @@ export async function prepareDatabase(
     const firstRun = !hasHistory ||
       (await sql`select count(*)::int as n from supabase_migrations.schema_migrations`)[0].n === 0;
     if (!isSupabase) await bootstrap(sql);
-    const migrated = await migrate(sql, afterMigration && ((migration) => afterMigration(sql, migration)), until);
+    const migrated = await migrate(sql, afterMigration && ((migration) => afterMigration(sql, migration)));
     const seeded = withSeed && firstRun;
     if (seeded) await seed(sql);
     const functionsUrl = functionsDatabaseUrl(url);
