@@ -75,8 +75,9 @@ try {
     await sql.begin(async (tx) => {
       await tx`set local session_replication_role = replica`;
       await tx`
-        insert into chats (id, session_id, title, archived_at, created_at, updated_at, last_message_seq, revision)
-        select 'pb-c' || c, 'pb-s' || ((c - 1) / ${chatsPerSession} + 1), 'archived chat ' || c,
+        insert into chats (id, session_id, account_id, title, archived_at, created_at, updated_at, last_message_seq,
+                           revision)
+        select 'pb-c' || c, 'pb-s' || ((c - 1) / ${chatsPerSession} + 1), ${owner}, 'archived chat ' || c,
                now() - interval '40 days', now() - interval '45 days', now() - interval '40 days', 4, 4
           from generate_series(${first}::int, ${last}::int) c`;
       await tx`

@@ -1,5 +1,5 @@
 // Workload 6: reading a conversation over HTTP, one request at a time (the latency a UI waits for).
-// One account holds 1,000 chats in 100 sessions (half of them unread); list-chats and list-sessions
+// One account holds 10,000 chats in 100 sessions (half of them unread); list-chats and list-sessions
 // return their default page of 50, newest activity first. get-messages returns its default page (the
 // newest 50 messages, what a chat view opens on) of a chat with 10^3 and of one with 10^6 messages,
 // in the same account. wrk, one connection, GET with the owner's JWT. The plans PostgreSQL ran
@@ -12,7 +12,7 @@ import type { Bench } from "./append.ts";
 import { type LoadResult, wrkGet } from "./tools.ts";
 
 const prefix = "reads-";
-const chats = 1000, sessions = 100;
+export const chats = 10_000, sessions = 100;
 /** The chats whose messages are paged: one per size, the first the largest. */
 const pagedChat = (i: number) => `${prefix}c${i}`;
 
@@ -38,8 +38,8 @@ export async function seedReads(bench: Bench, sizes: number[]): Promise<ReadsAcc
              now() - i * interval '1 minute'
         from generate_series(0, ${sessions - 1}) i`;
     await tx`
-      insert into chats (id, session_id, title, last_assistant_message_at, created_at, updated_at)
-      select ${prefix} || 'c' || i, ${prefix} || 's' || (i % ${sessions}), 'chat ' || i,
+      insert into chats (id, session_id, account_id, title, last_assistant_message_at, created_at, updated_at)
+      select ${prefix} || 'c' || i, ${prefix} || 's' || (i % ${sessions}), ${accountId}, 'chat ' || i,
              now() - i * interval '1 minute', now() - interval '30 days', now() - i * interval '1 minute'
         from generate_series(0, ${chats - 1}) i`;
     // Every other chat read since the agent last wrote: half the list is unread.
@@ -148,8 +148,8 @@ export function readsSection(r: ReadsResults): string[] {
     row(`list-sessions (${r.sessions} sessions)`, r.listSessions),
     ...r.messages.map((m) => row(`get-messages, newest 50 of ${m.messages.toLocaleString("en")}`, m.result)),
     "",
-    `Targets: list-chats p50 < 10 ms (measured ${r.listChats.p50} ms: **${
-      r.listChats.p50 < 10 ? "met" : "not met"
+    `Targets: list-chats p50 < 15 ms at 10,000 chats (measured ${r.listChats.p50} ms: **${
+      r.listChats.p50 < 15 ? "met" : "not met"
     }**); get-messages p50 at ${large.messages.toLocaleString("en")} messages within 1.5× of ${
       small.messages.toLocaleString("en")
     } (measured ${ratio.toFixed(2)}×: **${ratio <= 1.5 ? "met" : "not met"}**).`,

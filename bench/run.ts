@@ -21,7 +21,15 @@ import { type ThrowawayStack, throwawayStack } from "../scripts/local-stack/thro
 import { type AppendRun, appendRun, type Bench, makeChats, settleChats, type Shape } from "./append.ts";
 import { type Measured, medianCpu, processName } from "./cpu.ts";
 import { fanOut, fanOutMedian, type FollowResults, idleFollowers } from "./follow.ts";
-import { getMessagesPlans, measureReads, type ReadsResults, type ReadsRound, seedReads } from "./reads.ts";
+import {
+  chats as readsChats,
+  getMessagesPlans,
+  measureReads,
+  type ReadsResults,
+  type ReadsRound,
+  seedReads,
+  sessions as readsSessions,
+} from "./reads.ts";
 import { writeReport } from "./report.ts";
 import { claimMedian, claimThroughput, type RunControlResults, timeToFirstClaim } from "./run-control.ts";
 import { measureAt, plans, type ScalePoint, seedMessages, seedScaleAccount } from "./scaling.ts";
@@ -289,8 +297,8 @@ try {
       step("reads");
     }
     reads = {
-      chats: 1000,
-      sessions: 100,
+      chats: readsChats,
+      sessions: readsSessions,
       listChats: medianLoad(points.map((p) => p.listChats)),
       listSessions: medianLoad(points.map((p) => p.listSessions)),
       messages: pageSizes.map((n, i) => ({ messages: n, result: medianLoad(points.map((p) => p.messages[i])) })),

@@ -468,6 +468,7 @@ export type Database = {
       };
       chats: {
         Row: {
+          account_id: string;
           active_stream_id: string | null;
           archived_at: string | null;
           attempts: number;
@@ -490,6 +491,7 @@ export type Database = {
         };
         ComputedFields: never;
         Insert: {
+          account_id: string;
           active_stream_id?: string | null;
           archived_at?: string | null;
           attempts?: number;
@@ -511,6 +513,7 @@ export type Database = {
           updated_at?: string;
         };
         Update: {
+          account_id?: string;
           active_stream_id?: string | null;
           archived_at?: string | null;
           attempts?: number;
@@ -532,6 +535,13 @@ export type Database = {
           updated_at?: string;
         };
         Relationships: [
+          {
+            foreignKeyName: "chats_account_id_fkey";
+            columns: ["account_id"];
+            isOneToOne: false;
+            referencedRelation: "accounts";
+            referencedColumns: ["id"];
+          },
           {
             foreignKeyName: "chats_session_id_fkey";
             columns: ["session_id"];

@@ -4,14 +4,15 @@
 // The result comes back as JSON text (passed to the client as is, never parsed and re-serialised)
 // plus its `created` and `queued` flags, which decide between 201, 202 and 200.
 //
-// A call that may change a chat asks for its change hints (pg_notify) to be sent after its commit,
-// in a second, non-durable transaction in the same round trip: notifying inside the durable one
-// would hold PostgreSQL's cluster-wide notify lock through the disk flush and make concurrent
-// writes commit one at a time (migration 20261125160000_announce_after_commit). The explicit COMMIT
-// ends the implicit transaction (its warning that no transaction was begun is not sent: the
-// transaction's client_min_messages); if the call fails, PostgreSQL skips the rest of the text, so
-// nothing is announced. An implicit transaction rather than BEGIN, because a failed explicit one
-// would leave the pooled connection in an aborted transaction.
+// A call that may change a chat asks for its change hints (pg_notify) to be deferred: notifying
+// inside its durable transaction would hold PostgreSQL's cluster-wide notify lock through the disk
+// flush and make concurrent writes commit one at a time (migration 20261125160000). Its answer then
+// also returns what it deferred (`changed`, `became_pending`: the followed chats it changed, the chats
+// it made pending); when there is any, announcementsText() is the second call that sends the hints, in
+// a non-durable transaction of its own, after the first committed (migration 20261206160000: most
+// appends defer nothing and need no second transaction). If the call fails, nothing is announced. An
+// implicit transaction rather than BEGIN, because a failed explicit one would leave the pooled
+// connection in an aborted transaction.
 // Pure: the benchmark's pgbench baseline sends exactly this text too.
 //
 // Every argument is written as a literal cast to its type in the function's signature
@@ -49,14 +50,34 @@ export function callText({ role, claims, fn, args, statementTimeout, lockTimeout
     `set_config('request.jwt.claims', ${literal(claims)}, true), ` +
     `set_config('statement_timeout', ${literal(statementTimeout)}, true), ` +
     `set_config('lock_timeout', ${literal(lockTimeout)}, true)` +
-    (announce
-      ? `, set_config('chat.announce', 'after_commit', true), set_config('client_min_messages', 'error', true); `
-      : `; `) +
+    (announce ? `, set_config('chat.announce', 'after_commit', true); ` : `; `) +
     // created and queued are flags of append_message's answer; elsewhere `queued` is a list (a chat's queue).
     `select (result -> 'created') = 'true' as created, (result -> 'queued') = 'true' as queued, ` +
-    `result::text as json ` +
-    `from public.${identifier(fn)}(${named.join(", ")}) as result` +
-    (announce ? `; commit; select set_config('role', 'service_role', true); select private.send_announcements()` : ``);
+    `result::text as json` +
+    (announce
+      ? `, current_setting('chat.changed', true) as changed, current_setting('chat.became_pending', true) as ` +
+        `became_pending `
+      : ` `) +
+    `from public.${identifier(fn)}(${named.join(", ")}) as result`;
+}
+
+/** What a call deferred: its answer's `changed` and `became_pending`, text[] literals (null or empty: none). */
+export interface Deferred {
+  changed?: string | null;
+  became_pending?: string | null;
+}
+
+/**
+ * The second call that sends the hints a committed call deferred, or undefined when it deferred none.
+ * Its own transaction, as the service role (send_announcements is the server's).
+ */
+export function announcementsText({ changed, became_pending }: Deferred): string | undefined {
+  const none = (list: string | null | undefined) => !list || list === "{}";
+  if (none(changed) && none(became_pending)) return undefined;
+  return `select set_config('role', 'service_role', true); ` +
+    `select private.send_announcements(${literal(changed || "{}")}::text[], ${
+      literal(became_pending || "{}")
+    }::text[])`;
 }
 
 /** A function or argument name as SQL text: a plain lower-case identifier, or a RangeError. */

@@ -3,7 +3,7 @@
 // here, and only here.
 import type { Database } from "../../types/database.ts";
 import type { Caller } from "./auth.ts";
-import { callText } from "./call-text.ts";
+import { announcementsText, callText, type Deferred } from "./call-text.ts";
 import { config } from "./config.ts";
 import { HttpError } from "./http.ts";
 import { databaseIsDown, simpleQuery } from "./pool.ts";
@@ -61,8 +61,12 @@ export async function rpc<F extends keyof Functions>(
     announce: !noDeferredHints.has(fn),
   });
   try {
-    const results = await simpleQuery(query, watchdogMs) as Result[][];
-    return results[1][0];
+    const results = await simpleQuery(query, watchdogMs) as (Result & Deferred)[][];
+    const { changed, became_pending, ...result } = results[1][0];
+    const hints = announcementsText({ changed, became_pending });
+    // The write is committed: a hint that cannot be sent now is found by the followers' and workers' polls.
+    if (hints) await simpleQuery(hints, watchdogMs).catch(() => {});
+    return result;
   } catch (error) {
     const translated = fromDatabaseError(error);
     if (translated instanceof HttpError && translated.code === "database_unavailable") databaseIsDown();

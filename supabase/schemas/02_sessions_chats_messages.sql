@@ -124,6 +124,8 @@ create table public.chats (
   archived_at timestamptz,
   -- Conversation control: how many times the visible history was cut (09_conversation_control.sql).
   history_version integer not null default 0,
+  -- The session's account, kept on the chat for the chat list's index (set by trigger below).
+  account_id uuid not null references public.accounts (id) on delete cascade,
   constraint chats_id_chk check (char_length(id) between 1 and 255),
   constraint chats_last_message_seq_chk check (last_message_seq >= 0),
   constraint chats_revision_chk check (revision >= 0),
@@ -181,6 +183,8 @@ comment on column public.chats.archived_at is
 comment on column public.chats.history_version is
   'How many times the visible history was cut (an edit or a regenerate): 0, 1, 2, ... The messages cut are kept in '
   'chat_cut_messages, readable as the earlier versions.';
+comment on column public.chats.account_id is
+  'The account of the chat''s session (set on insert; a session''s account never changes): the chat list''s key.';
 
 -- The chat list, newest activity first (list_chats); also the index of the session_id foreign key.
 create index chats_session_id_updated_at_idx on public.chats (session_id, updated_at desc, id desc);
@@ -189,8 +193,30 @@ create index chats_pending_idx on public.chats (status_changed_at, id) where sta
 create index chats_held_idx on public.chats (heartbeat_at) where status in ('running', 'stopping');
 -- purge_archived looks for chats archived long ago.
 create index chats_archived_at_idx on public.chats (archived_at) where archived_at is not null;
+-- The chat list per account, newest activity first (list_chats); also the index of the account_id foreign key.
+create index chats_account_id_updated_at_idx on public.chats (account_id, updated_at desc, id desc);
 -- recover_stale_chats times out approvals nobody answered.
 create index chats_waiting_idx on public.chats (status_changed_at) where status = 'waiting';
+
+-- A chat's account is its session's: taken from the session as the chat is inserted.
+create function private.take_session_account() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  select s.account_id into new.account_id from public.sessions s where s.id = new.session_id;
+  if new.account_id is null then
+    raise foreign_key_violation using
+      message = format('session %s does not exist', new.session_id),
+      constraint = 'chats_session_id_fkey';
+  end if;
+  return new;
+end;
+$$;
+comment on function private.take_session_account() is
+  'BEFORE INSERT on chats: the chat''s account_id is its session''s.';
+create trigger chats_take_session_account before insert on public.chats
+  for each row execute function private.take_session_account();
 
 -- ============================================================================
 -- chat_messages
@@ -818,6 +844,7 @@ comment on function public.mark_read(text, timestamptz, uuid) is
 -- Nothing here is for anon.
 revoke execute on function private.assign_message_seq(), private.keep_message_position()
   from public, anon, authenticated;
+revoke execute on function private.take_session_account() from public;
 revoke execute on function private.title_from_message(jsonb) from public;
 grant execute on function private.title_from_message(jsonb) to authenticated, service_role;
 revoke execute on function

@@ -15,8 +15,9 @@
 -- the data, and a poll (chat_positions) is the backstop. Most chats being written have no follower,
 -- so only followed chats are announced: every hint costs the writer a turn at PostgreSQL's
 -- cluster-wide notify lock. A transaction may ask for its hints to be sent after it commits
--- (chat.announce = 'after_commit', as the edge functions do; private.send_announcements()), so that
--- the lock is not held across its commit's disk flush.
+-- (chat.announce = 'after_commit', as the edge functions do: the call's answer returns what it
+-- deferred, and private.send_announcements() sends it in a transaction of its own), so that the lock
+-- is not held across its commit's disk flush.
 --
 --   list_sessions, list_chats   the caller's sessions and chats, newest activity first, keyset pages
 --   get_messages                a page of a chat's messages by seq
@@ -200,10 +201,10 @@ comment on function public.follow_chats(text[]) is
   'The follow-chat change feed calls it before a chat''s first read and with every poll; a custom LISTENer on '
   'chat_changes calls it too.';
 
--- Hints after commit. Session-level lists (a GUC survives the commit; an aborted transaction takes its
--- changes to the list with it): chat.changed holds the chats that took a new revision,
--- chat.became_pending those that became pending (04_run_control.sql), both as text[] literals (chat
--- ids are client-chosen text and may hold commas).
+-- Hints after commit. Transaction-local lists, which the call's answer returns before it commits
+-- (call-text.ts): chat.changed holds the followed chats that took a new revision, chat.became_pending
+-- those that became pending (04_run_control.sql), both as text[] literals (chat ids are client-chosen
+-- text and may hold commas).
 create function private.defer_announcement(list text, chat_id text) returns boolean
 language plpgsql
 set search_path = ''
@@ -212,13 +213,14 @@ begin
   if current_setting('chat.announce', true) is distinct from 'after_commit' then
     return false;
   end if;
-  perform set_config(list, (coalesce(nullif(current_setting(list, true), ''), '{}')::text[] || chat_id)::text, false);
+  perform set_config(list, (coalesce(nullif(current_setting(list, true), ''), '{}')::text[] || chat_id)::text, true);
   return true;
 end;
 $$;
 comment on function private.defer_announcement(text, text) is
-  'When the transaction asked for chat.announce = after_commit: adds the chat to the session-level list `list` '
-  '(chat.changed or chat.became_pending) and returns true. Otherwise returns false: notify now.';
+  'When the transaction asked for chat.announce = after_commit: adds the chat to the transaction''s list `list` '
+  '(chat.changed or chat.became_pending, text[] literals that the call''s answer returns) and returns true. '
+  'Otherwise returns false: notify now.';
 
 -- The trigger path (writers that do not defer their hints). SECURITY DEFINER: whether a chat is
 -- followed is the server's business, so the API roles may execute neither is_followed nor change_hint.
@@ -228,12 +230,10 @@ security definer
 set search_path = ''
 as $$
 begin
-  if private.defer_announcement('chat.changed', new.id) then
+  if not private.is_followed(new.id) or private.defer_announcement('chat.changed', new.id) then
     return null;
   end if;
-  if private.is_followed(new.id) then
-    perform pg_notify('chat_changes', private.change_hint(new.id, new.revision));
-  end if;
+  perform pg_notify('chat_changes', private.change_hint(new.id, new.revision));
   return null;
 end;
 $$;
@@ -246,28 +246,21 @@ create trigger chats_notify_change after update on public.chats
   for each row when (new.revision is distinct from old.revision)
   execute function private.notify_chat_change();
 
--- The deferred path: the same, for the chats the session's committed transactions changed. Reads each
--- chat as it is now (its latest revision, whether it is still pending): a hint says "look", never what
--- to see, so a later state is as good as the one that was committed, and better.
-create function private.send_announcements() returns void
+-- The deferred path: the same, for the chats a committed call deferred, in a transaction of its own.
+create function private.send_announcements(changed text[], became_pending text[]) returns void
 language plpgsql
 security definer
 set search_path = ''
 as $$
 declare
-  changed constant text[] := coalesce(nullif(current_setting('chat.changed', true), ''), '{}');
-  became_pending constant text[] := coalesce(nullif(current_setting('chat.became_pending', true), ''), '{}');
   chat record;
 begin
-  if cardinality(changed) + cardinality(became_pending) = 0 then
-    return;
-  end if;
-  perform set_config('chat.changed', '', false), set_config('chat.became_pending', '', false);
   -- This transaction's commit need not wait for the disk: it writes no data, and while it commits
   -- it holds the cluster-wide notify lock.
   perform set_config('synchronous_commit', 'off', true);
   for chat in
-    select c.id, c.revision, c.status from public.chats c where c.id = any (changed || became_pending) order by c.id
+    select c.id, c.revision, c.status from public.chats c
+     where c.id = any (coalesce(changed, '{}') || coalesce(became_pending, '{}')) order by c.id
   loop
     if chat.id = any (changed) and private.is_followed(chat.id) then
       perform pg_notify('chat_changes', private.change_hint(chat.id, chat.revision));
@@ -278,11 +271,11 @@ begin
   end loop;
 end;
 $$;
-comment on function private.send_announcements() is
-  'Sends what this session''s committed transactions deferred with chat.announce = after_commit: chat_changes for '
-  'the chats still followed, chat_work for the chats still pending. Call it in its own transaction right after the '
-  'commit; it turns off synchronous_commit for that transaction (a hint lost in a crash is caught by the followers'' '
-  'and workers'' polls).';
+comment on function private.send_announcements(text[], text[]) is
+  'Sends what a committed call deferred with chat.announce = after_commit (the lists its answer returned): '
+  'chat_changes for the chats still followed, chat_work for the chats still pending. Reads each chat as it is now: a '
+  'hint says "look", never what to see. It turns off synchronous_commit for its transaction (a hint lost in a crash is '
+  'caught by the followers'' and workers'' polls).';
 
 -- ============================================================================
 -- Realtime
@@ -507,11 +500,12 @@ declare
 begin
   perform private.check_page_size(page_size);
   select * into after from private.decode_cursor(page_cursor);
+  -- The account's chats in list order straight from chats_account_id_updated_at_idx (or a session's
+  -- from chats_session_id_updated_at_idx): page_size + 1 rows read, however many chats there are.
   with page as (
     select c as chat, row_number() over (order by c.updated_at desc, c.id desc) as n
       from public.chats c
-      join public.sessions s on s.id = c.session_id
-     where s.account_id = owner
+     where c.account_id = owner
        and (list_chats.session_id is null or c.session_id = list_chats.session_id)
        and (list_chats.include_archived or c.archived_at is null)
        and (page_cursor is null or (c.updated_at, c.id) < (after.at, after.id))
@@ -801,7 +795,8 @@ revoke execute on function
   private.announce_read_marker(), private.notify_chat_change(),
   private.chat_summary(public.chats), private.message_summary(public.chat_messages),
   private.encode_cursor(timestamptz, text), private.decode_cursor(text), private.check_page_size(int),
-  private.is_unread(timestamptz, timestamptz), private.defer_announcement(text, text), private.send_announcements()
+  private.is_unread(timestamptz, timestamptz), private.defer_announcement(text, text),
+  private.send_announcements(text[], text[])
   from public;
 revoke execute on function private.is_followed(text) from public, anon, authenticated;
 grant execute on function
@@ -809,4 +804,4 @@ grant execute on function
   private.encode_cursor(timestamptz, text), private.decode_cursor(text), private.check_page_size(int),
   private.defer_announcement(text, text)
   to authenticated, service_role;
-grant execute on function private.is_followed(text), private.send_announcements() to service_role;
+grant execute on function private.is_followed(text), private.send_announcements(text[], text[]) to service_role;

@@ -58,7 +58,7 @@ create trigger chats_0_server_owned before update on public.chats
   for each row execute function private.refuse_server_owned_changes(
     'id', 'session_id', 'active_stream_id', 'last_assistant_message_at', 'last_message_seq', 'created_at',
     'updated_at', 'revision', 'revision_txid', 'status', 'last_error', 'runner_id', 'heartbeat_at', 'attempts',
-    'status_changed_at', 'archived_at', 'history_version'
+    'status_changed_at', 'archived_at', 'history_version', 'account_id'
   );
 create trigger chat_messages_0_server_owned before update on public.chat_messages
   for each row execute function private.refuse_server_owned_changes(

@@ -1,8 +1,10 @@
 // Migration 20261125160000: the change hints (chat_changes, chat_work) can be sent after commit,
-// and chats of one session no longer wait for each other on the session's row. Both through the
-// exact text the edge functions send (callText), on real PostgreSQL.
+// and chats of one session no longer wait for each other on the session's row; migration
+// 20261206160000: the call's answer says what it deferred, and the second call that sends it is made
+// only when there is something. Both through the exact texts the edge functions send (callText,
+// announcementsText), on real PostgreSQL.
 import { describe, expect, it } from "vitest";
-import { callText } from "../../functions/_shared/call-text.ts";
+import { announcementsText, callText, type Deferred } from "../../functions/_shared/call-text.ts";
 import { connect, type Sql } from "../../scripts/local-stack/database.ts";
 import { asServiceRole, asUser, failure, useTestDatabase } from "../support/db.ts";
 import { id, makeAccount, makeChat, makeSession, ownedChat, uiMessage } from "../support/factories.ts";
@@ -21,9 +23,21 @@ const appendText = (accountId: string, chatId: string, message: unknown, announc
     announce,
   });
 
-/** Runs `text` as one simple query on a connection of its own, as the function's pool does. */
+type Answer = { json: string } & Deferred;
+
+/**
+ * Runs `text` as one simple query, as the function's pool does, then, as functions/_shared/db.ts
+ * does, the second call with the hints it deferred when there are any (`secondCalls` counts them).
+ */
+let secondCalls = 0;
 async function send(text: string, on: Sql = sql) {
-  return await on.unsafe(text).simple() as unknown as { json: string }[][];
+  const results = await on.unsafe(text).simple() as unknown as Answer[][];
+  const hints = announcementsText(results[1][0]);
+  if (hints) {
+    secondCalls++;
+    await sql.unsafe(hints).simple();
+  }
+  return results;
 }
 
 /** Follows `chatId` (as a change feed does) and collects everything heard about it on chat_changes and chat_work. */
@@ -50,38 +64,53 @@ describe("change hints after commit", () => {
     await end();
   });
 
-  it("a deferred hint is not sent by the commit itself, only by send_announcements, and only once", async () => {
+  it("a deferred hint is not sent by the commit itself, only by the second call with what the first returned", async () => {
     const { accountId, chat } = await ownedChat(sql);
     const { heard, end } = await listen(chat.id);
     const connection = await sql.reserve();
+    let deferred: Deferred;
     try {
       await connection`begin`;
       await connection`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${
         JSON.stringify({ sub: accountId, role: "authenticated" })
       }, true), set_config('chat.announce', 'after_commit', true)`;
       await connection`select public.append_message(${chat.id}, ${connection.json(uiMessage(id("m"), "user"))})`;
+      [deferred] = await connection`
+        select current_setting('chat.changed', true) as changed, current_setting('chat.became_pending', true)
+               as became_pending`;
       await connection`commit`;
-      // A probe notification sent after the commit arrives after anything the commit sent.
-      await sql`select pg_notify('chat_work', ${chat.id + "-probe"})`;
-      await sql`select pg_sleep(0.2)`;
-      expect(heard).toEqual([]);
-      await connection.unsafe("select set_config('role', 'service_role', true); select private.send_announcements()")
-        .simple();
-      await expect.poll(() => heard.length).toBe(2);
-      await connection.unsafe("select set_config('role', 'service_role', true); select private.send_announcements()")
-        .simple();
-      await sql`select pg_sleep(0.2)`;
-      expect(heard.sort()).toEqual(["chat_changes 1", "chat_work"]);
+      // The lists lived as long as the transaction.
+      const [after] = await connection`select current_setting('chat.changed', true) as changed`;
+      expect(after.changed ?? "").toBe("");
     } finally {
       connection.release();
     }
+    expect(deferred).toEqual({ changed: `{${chat.id}}`, became_pending: `{${chat.id}}` });
+    // A probe notification sent after the commit arrives after anything the commit sent.
+    await sql`select pg_notify('chat_work', ${chat.id + "-probe"})`;
+    await sql`select pg_sleep(0.2)`;
+    expect(heard).toEqual([]);
+    await sql.unsafe(announcementsText(deferred)!).simple();
+    await expect.poll(() => heard.length).toBe(2);
+    expect(heard.sort()).toEqual(["chat_changes 1", "chat_work"]);
     await end();
+  });
+
+  it("an append that defers nothing (a chat nobody follows, already pending) makes no second call", async () => {
+    const { accountId, chat } = await ownedChat(sql);
+    await send(appendText(accountId, chat.id, uiMessage(id("m"), "user"), true));
+    const before = secondCalls;
+    const results = await send(appendText(accountId, chat.id, uiMessage(id("m"), "user"), true));
+    expect(JSON.parse(results[1][0].json)).toMatchObject({ created: true });
+    expect(announcementsText(results[1][0])).toBeUndefined();
+    expect(secondCalls).toBe(before);
   });
 
   it("a call that fails announces nothing and leaves nothing to announce later", async () => {
     const { accountId, chat } = await ownedChat(sql);
     const { heard, end } = await listen(chat.id);
     const connection = await sql.reserve();
+    const secondCallsBefore = secondCalls;
     try {
       // An assistant message without parts is refused by the database: the text stops there.
       const refused = await failure(
@@ -91,6 +120,7 @@ describe("change hints after commit", () => {
       const [{ changed, pending }] = await connection`
         select current_setting('chat.changed', true) as changed, current_setting('chat.became_pending', true) as pending`;
       expect([changed ?? "", pending ?? ""]).toEqual(["", ""]);
+      expect(secondCalls).toBe(secondCallsBefore);
     } finally {
       connection.release();
     }

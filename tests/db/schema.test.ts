@@ -97,7 +97,7 @@ describe("the schema", () => {
         join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum
        where c.contype = 'f' and c.connamespace = 'public'::regnamespace
        group by c.oid, c.conrelid, c.confdeltype, c.conkey`;
-    expect(fks.length).toBe(23);
+    expect(fks.length).toBe(24);
     for (const fk of fks) {
       expect(fk.confdeltype, `${fk.tbl}(${fk.cols})`).toBe("c");
       expect(fk.indexed, `${fk.tbl}(${fk.cols}) has no index`).toBe(true);

@@ -67,8 +67,8 @@ describe("the migrations applied one by one, each followed by its fixture", () =
     expect(counts).toEqual({
       accounts: 5,
       sessions: 6,
-      chats: 12,
-      messages: 31,
+      chats: 13,
+      messages: 32,
       reads: 8,
       runs: 15,
       steps: 12,
@@ -109,6 +109,14 @@ describe("the migrations applied one by one, each followed by its fixture", () =
       approval: { id: "approval-1", approved: true },
     });
     expect(ids(await read(1))).toEqual(ids(now));
+  });
+
+  it("every chat carries its session's account, backfilled or set on insert", async () => {
+    const wrong = await sql`
+      select c.id from chats c join sessions s on s.id = c.session_id where c.account_id <> s.account_id`;
+    expect(wrong).toEqual([]);
+    const [alice] = await sql`select account_id from chats where id = 'fx-chat-alice-list'`;
+    expect(alice.account_id).toBe("a11ce000-0000-4000-8000-000000000001");
   });
 
   it("every chat's messages are numbered 1..n in order, and its counter is at n", async () => {

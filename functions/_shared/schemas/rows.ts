@@ -38,6 +38,8 @@ export const chatRow = z.strictObject({
   status_changed_at: at,
   archived_at: nullable(at),
   history_version: z.int(),
+  /** The session's account. */
+  account_id: z.string(),
 }) satisfies z.ZodType<Row<"chats">>;
 
 export const sessionRow = z.strictObject({
