@@ -327,9 +327,7 @@ declare
   owner uuid;
   budget jsonb;
 begin
-  select c.status, s.account_id into chat_status, owner
-    from public.chats c join public.sessions s on s.id = c.session_id
-   where c.id = new.chat_id;
+  select c.status, c.account_id into chat_status, owner from public.chats c where c.id = new.chat_id;
   -- Queued messages were checked when they were queued; they join the history when the turn ends,
   -- a write of the backend's (never of an API role).
   if tg_table_name = 'chat_messages' and chat_status in ('running', 'stopping')
