@@ -76,3 +76,22 @@ describe("seq", () => {
     expect(after.updated_at.getTime()).toBeGreaterThan(chat.updated_at.getTime());
   });
 });
+
+describe("the chats revision trigger", () => {
+  it("a heartbeat is bookkeeping (no revision, updated_at kept); a rename is activity (both move)", async () => {
+    const chat = await makeChat(sql, tree.session.id, {
+      status: "running",
+      active_stream_id: "run-1",
+      runner_id: "worker-1",
+      heartbeat_at: new Date(Date.now() - 60_000),
+    });
+    const before = (await sql`select revision::int, updated_at from chats where id = ${chat.id}`)[0];
+    await sql`update chats set heartbeat_at = now() where id = ${chat.id}`;
+    const beat = (await sql`select revision::int, updated_at from chats where id = ${chat.id}`)[0];
+    expect(beat).toEqual(before);
+    await sql`update chats set title = 'renamed again' where id = ${chat.id}`;
+    const renamed = (await sql`select revision::int, updated_at from chats where id = ${chat.id}`)[0];
+    expect(renamed.revision).toBe(before.revision + 1);
+    expect(renamed.updated_at.getTime()).toBeGreaterThan(before.updated_at.getTime());
+  });
+});
