@@ -8,27 +8,14 @@
 //   the reply being generated, replayed from its start chunk, then live until it ends.
 // Both end with the reply, or after FOLLOW_MAX_SECONDS (the client then reconnects with GET). Errors
 // before the stream starts are the JSON error contract (401, 400, 404 for another account's chat).
-import type { Json } from "../../types/database.ts";
-import type { Caller } from "../_shared/auth.ts";
 import { ChatFeed } from "../_shared/chat-feed.ts";
 import { fromNow, noChunk } from "../_shared/chat-events.ts";
 import { openFollower } from "../_shared/chat-follower.ts";
 import { config } from "../_shared/config.ts";
-import { rpc } from "../_shared/db.ts";
-import { HttpError } from "../_shared/http.ts";
 import { byMethod, operation } from "../_shared/operation.ts";
-import { type Reply, replyStream, uiMessageStreamHeaders } from "../_shared/reply-stream.ts";
-import {
-  type AppendMessageResponse,
-  type ChatRequest,
-  chatRequest,
-  chatStreamPath,
-  chatStreamQuery,
-  type ChatSummary,
-  type EditMessageResponse,
-  type RegenerateResponse,
-  type UIMessage,
-} from "../_shared/schemas/mod.ts";
+import { replyStream, uiMessageStreamHeaders } from "../_shared/reply-stream.ts";
+import { chatRequest, chatStreamPath, chatStreamQuery } from "../_shared/schemas/mod.ts";
+import { submitted } from "../_shared/chat-submit.ts";
 
 const feed = new ChatFeed(config.followListenUrl);
 const maxSeconds = config.followMaxSeconds;
@@ -47,42 +34,6 @@ const submit = operation({
     return new Response(replyStream({ follower, reply, maxSeconds }), { headers: uiMessageStreamHeaders });
   },
 });
-
-/** Does what the request asks (chatRequest's four cases) and says which stream is its reply. */
-async function submitted(caller: Caller, body: ChatRequest): Promise<Reply> {
-  const chatId = body.id;
-  const message = body.messages.at(-1) as UIMessage;
-  // A retried regenerate or approval found nothing to do: the reply is whatever is in flight.
-  const anyReply = { opensAfter: -1 };
-  if (body.trigger === "regenerate-message") {
-    const { json } = await rpc(caller, "regenerate", { chat_id: chatId, message_id: body.messageId });
-    const answer = JSON.parse(json) as RegenerateResponse;
-    return answer.regenerated ? { opensAfter: answer.chat.revision } : anyReply;
-  }
-  if (message.role === "assistant") {
-    const { json } = await rpc(caller, "answer_approvals", { chat_id: chatId, message: message as Json });
-    const answer = JSON.parse(json) as { chat: ChatSummary; answered: number };
-    return answer.answered > 0 ? { opensAfter: answer.chat.revision } : anyReply;
-  }
-  if (body.messageId === message.id) {
-    try {
-      const { json } = await rpc(caller, "edit_message", { chat_id: chatId, message: message as Json });
-      return { opensAfter: (JSON.parse(json) as EditMessageResponse).message.revision };
-    } catch (error) {
-      // Not sent before: a client that names the message it sends. Append it.
-      if (!(error instanceof HttpError && error.code === "message_not_found")) throw error;
-    }
-  }
-  const { json } = await rpc(caller, "append_message", {
-    chat_id: chatId,
-    message: message as Json,
-    interrupt: body.interrupt,
-  });
-  const appended = JSON.parse(json) as AppendMessageResponse;
-  // A message in the history: its reply is the first stream opened after it. A queued one: after
-  // the revision it takes when its turn starts (the follower sees it enter the history).
-  return "queued" in appended ? { userMessageId: message.id } : { opensAfter: appended.message.revision };
-}
 
 const reconnect = operation({
   name: "chat",
