@@ -113,3 +113,15 @@ export function applied(events: FollowEvent[]): Map<string, unknown> {
   for (const e of events) if (e.event === "message") state.set(e.data.id, e.data.message);
   return state;
 }
+
+/** Feeds a follower's events, from `from` on, to a view (which throws on a repeated or missing chunk). */
+export function applyAll(
+  view: { apply(event: { event: string; id?: string; data: unknown }): void },
+  follower: Follower,
+  from = 0,
+) {
+  for (const event of follower.events.slice(from)) {
+    view.apply({ event: event.event, id: event.cursor, data: event.data });
+  }
+  return follower.events.length;
+}

@@ -3,13 +3,14 @@
 // sends for an edit (submit-message naming the sent message), a regenerate (regenerate-message) and an
 // approval answered with addToolApprovalResponse (the agent's message posted back), and followers that
 // rebuild the chat with the client helper across resets and continuations.
-import { DefaultChatTransport, readUIMessageStream, type UIMessage, type UIMessageChunk } from "ai";
+import { DefaultChatTransport, type UIMessage, type UIMessageChunk } from "ai";
 import type { ChildProcess } from "node:child_process";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ChatView } from "../../client/follow-chat.ts";
 import { getMessagesResponse } from "../../functions/_shared/schemas/mod.ts";
 import { type ThrowawayStack, throwawayStack } from "../../scripts/local-stack/throwaway.ts";
-import { follow, type Follower } from "../support/follow.ts";
+import { applyAll, follow } from "../support/follow.ts";
+import { readReply, textOf } from "../support/ui-stream.ts";
 import { clientWith, invoke, uid, userJwt } from "../support/functions.ts";
 import { startWorker, until } from "../support/worker.ts";
 
@@ -32,8 +33,6 @@ afterAll(async () => {
 });
 
 const userMessage = (text: string): UIMessage => ({ id: uid("u"), role: "user", parts: [{ type: "text", text }] });
-const textOf = (message: UIMessage | undefined) =>
-  (message?.parts ?? []).map((part) => (part.type === "text" ? part.text : "")).join("");
 
 async function newChat() {
   const token = await userJwt(crypto.randomUUID());
@@ -64,33 +63,13 @@ const status = (chat: Chat) =>
   stack.sql`select status from chats where id = ${chat.chatId}`.then((rows) => rows[0].status as string);
 const settled = (chat: Chat, to = "idle") => until(() => status(chat), (now) => now === to);
 
-/** Reads a reply stream to its end, adding to `continues` when the reply goes on with a message. */
-async function readReply(stream: ReadableStream<UIMessageChunk>, continues?: UIMessage) {
-  let message: UIMessage | undefined;
-  const chunks: UIMessageChunk[] = [];
-  const counted = stream.pipeThrough(
-    new TransformStream<UIMessageChunk, UIMessageChunk>({
-      transform: (chunk, controller) => void (chunks.push(chunk), controller.enqueue(chunk)),
-    }),
-  );
-  for await (
-    const snapshot of readUIMessageStream({
-      message: continues && structuredClone(continues),
-      stream: counted,
-    })
-  ) {
-    message = JSON.parse(JSON.stringify(snapshot));
-  }
+/** The reply read to its end (its message, added to `continues` for a continuation). */
+async function readReplyOf(stream: ReadableStream<UIMessageChunk>, continues?: UIMessage) {
+  const { message, chunks } = await readReply(stream, continues);
   return { message: message!, chunks };
 }
 
 const followUrl = (chat: Chat) => `${stack.apiUrl}/functions/v1/follow-chat?chat_id=${encodeURIComponent(chat.chatId)}`;
-function applyAll(view: ChatView, follower: Follower, from = 0) {
-  for (const event of follower.events.slice(from)) {
-    view.apply({ event: event.event, id: event.cursor, data: event.data });
-  }
-  return follower.events.length;
-}
 /** A follower of the chat from now on, and a view fed with everything it receives when asked. */
 async function watch(chat: Chat, lastEventId?: string) {
   const follower = await follow(followUrl(chat), { token: chat.token, lastEventId });
@@ -106,7 +85,7 @@ describe("tool approval with useChat's transport", () => {
     const chat = await newChat();
     const { follower } = await watch(chat);
     const sent = userMessage("please run: npm test");
-    const asked = await readReply(await chat.send("submit-message", [sent]));
+    const asked = await readReplyOf(await chat.send("submit-message", [sent]));
     expect(toolPart(asked.message)).toMatchObject({
       state: "approval-requested",
       approval: { id: expect.any(String) },
@@ -120,7 +99,7 @@ describe("tool approval with useChat's transport", () => {
     const part = toolPart(approved);
     part.state = "approval-responded";
     part.approval = { id: part.approval!.id, approved: true };
-    const reply = await readReply(await chat.send("submit-message", [sent, approved], approved.id), approved);
+    const reply = await readReplyOf(await chat.send("submit-message", [sent, approved], approved.id), approved);
     expect(reply.chunks[0]).toEqual({ type: "start", messageId: asked.message.id });
     expect(reply.message.id).toBe(asked.message.id);
     expect(toolPart(reply.message)).toMatchObject({ state: "output-available", output: { command: "npm test" } });
@@ -141,7 +120,7 @@ describe("tool approval with useChat's transport", () => {
     worker();
     const chat = await newChat();
     const sent = userMessage("please run: rm -rf build");
-    const asked = await readReply(await chat.send("submit-message", [sent]));
+    const asked = await readReplyOf(await chat.send("submit-message", [sent]));
     await settled(chat, "waiting");
     const approvalId = toolPart(asked.message).approval!.id;
     const answer = await invoke(chat.client, "respond-to-approval", {
@@ -163,7 +142,7 @@ describe("tool approval with useChat's transport", () => {
     worker();
     const chat = await newChat();
     const sent = userMessage("please run: ls");
-    const asked = await readReply(await chat.send("submit-message", [sent]));
+    const asked = await readReplyOf(await chat.send("submit-message", [sent]));
     await settled(chat, "waiting");
     const forged = structuredClone(asked.message) as UIMessage & { parts: (ToolPart & { input?: unknown })[] };
     const part = toolPart(forged) as ToolPart & { input?: unknown };
@@ -180,7 +159,7 @@ describe("edit and regenerate with useChat's transport", () => {
     worker();
     const chat = await newChat();
     const first = userMessage("first question");
-    const answer = await readReply(await chat.send("submit-message", [first]));
+    const answer = await readReplyOf(await chat.send("submit-message", [first]));
     await settled(chat);
     const watching = await watch(chat);
     // A follower that was away during the edit: it had everything up to the first answer.
@@ -188,7 +167,7 @@ describe("edit and regenerate with useChat's transport", () => {
     const away = watching.follower.lastEventId();
 
     const edited = { ...first, parts: [{ type: "text" as const, text: "first question, edited" }] };
-    const reply = await readReply(await chat.send("submit-message", [edited], first.id));
+    const reply = await readReplyOf(await chat.send("submit-message", [edited], first.id));
     expect(textOf(reply.message)).toBe('I read the file. Answer to "first question, edited": done.');
     expect(reply.message.id).not.toBe(answer.message.id);
     await settled(chat);
@@ -226,9 +205,9 @@ describe("edit and regenerate with useChat's transport", () => {
     worker();
     const chat = await newChat();
     const first = userMessage("tell me again");
-    const answer = await readReply(await chat.send("submit-message", [first]));
+    const answer = await readReplyOf(await chat.send("submit-message", [first]));
     await settled(chat);
-    const again = await readReply(await chat.send("regenerate-message", [first], answer.message.id));
+    const again = await readReplyOf(await chat.send("regenerate-message", [first], answer.message.id));
     expect(again.message.id).not.toBe(answer.message.id);
     await settled(chat);
     expect(await stored(chat)).toEqual([first, again.message]);
@@ -269,7 +248,7 @@ describe("edit and regenerate with useChat's transport", () => {
       (rows) => rows[0].n > 3,
     );
     const again = userMessage("urgent again");
-    const reply = await readReply(await chat.send("submit-message", [again], undefined, { interrupt: true }));
+    const reply = await readReplyOf(await chat.send("submit-message", [again], undefined, { interrupt: true }));
     expect(textOf(reply.message)).toBe('I read the file. Answer to "urgent again": done.');
     await settled(chat);
     expect((await stored(chat)).slice(-2)).toEqual([again, reply.message]);
@@ -315,7 +294,7 @@ describe("interrupt", () => {
       (rows) => rows[0].n > 3,
     );
     const again = userMessage("urgent again");
-    const reply = await readReply(await chat.send("submit-message", [again], undefined, { interrupt: true }));
+    const reply = await readReplyOf(await chat.send("submit-message", [again], undefined, { interrupt: true }));
     expect(textOf(reply.message)).toBe('I read the file. Answer to "urgent again": done.');
     await settled(chat);
     expect((await stored(chat)).slice(-2)).toEqual([again, reply.message]);

@@ -2,13 +2,13 @@
 // the AI SDK's mock model) forwards its UI message stream with append-chunks; the AI SDK's own
 // DefaultChatTransport talks to the chat endpoint, followers read follow-chat and rebuild messages
 // with the client helper (client/follow-chat.ts). What they rebuild must equal what is stored.
-import { DefaultChatTransport, readUIMessageStream, type UIMessage, type UIMessageChunk } from "ai";
+import { DefaultChatTransport, type UIMessage } from "ai";
 import type { ChildProcess } from "node:child_process";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ChatView } from "../../client/follow-chat.ts";
-import { uiMessageChunk } from "../../functions/_shared/ui-message-chunk.ts";
 import { type ThrowawayStack, throwawayStack } from "../../scripts/local-stack/throwaway.ts";
-import { follow, type Follower } from "../support/follow.ts";
+import { applyAll, follow } from "../support/follow.ts";
+import { readReply, textOf } from "../support/ui-stream.ts";
 import { startWorker, until } from "../support/worker.ts";
 import { clientWith, invoke, serviceRoleKey, uid, userJwt } from "../support/functions.ts";
 
@@ -61,38 +61,7 @@ async function stored(chat: Awaited<ReturnType<typeof newChat>>): Promise<UIMess
 const chatRow = (chatId: string) =>
   stack.sql`select status, revision::int from chats where id = ${chatId}`.then((rows) => rows[0]);
 
-/** Reads a UI message stream to its end: every chunk (each checked against the strict schema) and every snapshot. */
-async function readReply(stream: ReadableStream<UIMessageChunk>) {
-  const chunks: UIMessageChunk[] = [];
-  const checked = stream.pipeThrough(
-    new TransformStream<UIMessageChunk, UIMessageChunk>({
-      transform(chunk, controller) {
-        // What an AI SDK 5 client would parse strictly: an unknown key or type fails the test here.
-        uiMessageChunk.parse(chunk);
-        chunks.push(chunk);
-        controller.enqueue(chunk);
-      },
-    }),
-  );
-  const snapshots: UIMessage[] = [];
-  for await (const message of readUIMessageStream({ stream: checked })) {
-    snapshots.push(JSON.parse(JSON.stringify(message)));
-  }
-  return { chunks, snapshots, message: snapshots.at(-1) };
-}
-
-const textOf = (message: UIMessage | undefined) =>
-  (message?.parts ?? []).map((part) => (part.type === "text" ? part.text : "")).join("");
-
 const followUrl = (chatId: string) => `${stack.apiUrl}/functions/v1/follow-chat?chat_id=${encodeURIComponent(chatId)}`;
-
-/** Feeds a follower's events, from `from` on, to a view (which throws on a repeated or missing chunk). */
-function applyAll(view: ChatView, follower: Follower, from = 0) {
-  for (const event of follower.events.slice(from)) {
-    view.apply({ event: event.event, id: event.cursor, data: event.data });
-  }
-  return follower.events.length;
-}
 
 describe("the chat endpoint with the AI SDK's DefaultChatTransport", () => {
   it("sendMessages yields the reply chunk by chunk; rebuilt, it equals what get-messages stores", async () => {
