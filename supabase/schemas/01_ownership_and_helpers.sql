@@ -16,9 +16,9 @@
 -- * updated_at is kept by one trigger function, private.set_updated_at() (chats by their own
 --   trigger, private.track_chat_change()).
 -- * Row level security is enabled on every table, with `to authenticated` policies written the way
---   Supabase recommends: `(select auth.uid())` is evaluated once per statement, and ownership is
---   checked with `<parent id> in (select private.owned_<parent>_ids())`. anon has no policy
---   anywhere, so it sees nothing; the service role bypasses row level security.
+--   Supabase recommends (`(select auth.uid())` is evaluated once per statement), and ownership is
+--   the one rule below. anon has no policy anywhere, so it sees nothing; the service role bypasses
+--   row level security.
 -- * The API's operations are SQL functions, one atomic transaction each, which the edge functions
 --   call once per request (and Supabase REST clients with .rpc()). They are SECURITY INVOKER unless
 --   said otherwise: they run as the caller's role, so row level security stays the enforcement.
@@ -120,69 +120,28 @@ comment on function private.acting_account(uuid) is
 -- ============================================================================
 -- The ownership rule
 -- ============================================================================
--- Ownership follows run -> chat -> session -> account. The chain lives here once, one hop per
--- helper, each built on the one above it (Basejump's has_role_on_account() pattern):
+-- Everything belongs to an account, and the policies say so in two forms, written out in each policy
+-- (tests/db/ownership.test.ts checks every one):
 --
---   private.owned_session_ids()  the caller's sessions           session -> account
---   private.owned_chat_ids()     the chats of those sessions     chat    -> session
---   private.owned_run_ids()      the workflow runs of those      run     -> chat
+-- * A table that carries account_id is the rule's root: `account_id = (select auth.uid())`. Sessions,
+--   read markers, usage and budgets, and chats: a chat's account_id is its session's, set by a
+--   trigger when the chat is made and server-owned after (08_hardening_and_grants.sql).
+-- * A table below one of those is visible when its parent row is:
+--   `exists (select from public.chats c where c.id = chat_messages.chat_id offset 0)`. Row level
+--   security applies inside a policy's subquery, so the parent's own policy is the check, hop by
+--   hop: a run's steps ask for their run, which asks for its chat; a stream's chunks for their stream.
 --
--- and every policy below the account reads `<parent id> in (select private.owned_<parent>_ids())`.
--- Policies on tables that carry account_id (sessions, read markers, usage, budgets) are the rule's
--- root: `account_id = (select auth.uid())`.
---
--- Why sets, not a per-row boolean: `x in (select f())` is an uncorrelated subquery, so PostgreSQL runs
--- f once per statement and probes a hash of its result for each row, exactly as the `(select
--- auth.uid())` advice intends (tests/db/ownership.test.ts counts the calls). A `owns_chat(chat_id)`
--- boolean would run once per row.
---
--- Why SECURITY DEFINER: the helpers read sessions, chats and runs as their owner, so a policy does
--- not re-enter those tables' own policies (each helper is one lookup filtered by auth.uid(), which
--- still reads the caller's claims). They take no arguments and return only the caller's own ids;
--- they live in private, which the API does not expose, and only authenticated (the one role with
--- policies that use them) may execute them.
---
--- Why PL/pgSQL rather than SQL: a SQL function that cannot be inlined (SECURITY DEFINER and a pinned
--- search_path both prevent it) has its query planned again in every statement that calls it, which
--- made a page of 50 messages 2.7x slower at 10^5 messages; PL/pgSQL keeps the plan for the session.
--- Each helper joins the one above it as a table (FROM), with ROWS telling the planner that an
--- account's sessions and chats are few, so the join goes through the chat and run indexes on their
--- parent ids. docs/performance.md has the before/after figures.
-create function private.owned_session_ids() returns setof text
-language plpgsql stable security definer
-set search_path = ''
-rows 10
-as $$
-begin
-  return query select s.id from public.sessions s where s.account_id = (select auth.uid());
-end;
-$$;
-comment on function private.owned_session_ids() is
-  'The ids of the sessions the caller (auth.uid()) owns. The ownership rule''s first hop; used by policies.';
-
-create function private.owned_chat_ids() returns setof text
-language plpgsql stable security definer
-set search_path = ''
-rows 100
-as $$
-begin
-  return query select c.id from private.owned_session_ids() s (id) join public.chats c on c.session_id = s.id;
-end;
-$$;
-comment on function private.owned_chat_ids() is
-  'The ids of the chats in the caller''s sessions: what owns messages, read markers and workflow runs.';
-
-create function private.owned_run_ids() returns setof text
-language plpgsql stable security definer
-set search_path = ''
-rows 100
-as $$
-begin
-  return query select r.id from private.owned_chat_ids() c (id) join public.workflow_runs r on r.chat_id = c.id;
-end;
-$$;
-comment on function private.owned_run_ids() is
-  'The ids of the workflow runs in the caller''s chats: what owns workflow run steps.';
+-- Why per row: the subquery is one probe of the parent's primary key for each row a statement
+-- touches, so its cost follows the statement (one message appended, a page of 50 read), not the
+-- account (10,000 chats). `offset 0` keeps it so: without it the planner may turn the subquery into a
+-- hash of all the account's chats, which its estimates favour for more than a few dozen rows;
+-- reading a 200-message chat of an account with 10,000 chats then took 2.3 ms instead of 0.25. The
+-- price is a statement with no filter by chat (`select count(*) from chat_messages`, which the API
+-- never sends): it scans every account's rows in either form, at about 1.5 µs a row for the probe.
+-- The rule used to be a set per statement, `chat_id in (select private.owned_chat_ids())`, which built
+-- the set of all the caller's chats every time: about 40 % of an append's PostgreSQL CPU (migration
+-- 20261207100000 has the figures). No helper function: a SECURITY DEFINER or PL/pgSQL function would
+-- cost a call per row, and a plain SQL one would be inlined into this same subquery anyway.
 
 -- ============================================================================
 -- Who may call what
@@ -191,7 +150,4 @@ comment on function private.owned_run_ids() is
 revoke execute on function private.set_updated_at() from public, anon, authenticated;
 revoke execute on function private.acting_account(uuid) from public;
 grant execute on function private.acting_account(uuid) to authenticated, service_role;
-revoke execute on function private.owned_session_ids(), private.owned_chat_ids(), private.owned_run_ids()
-  from public, anon;
-grant execute on function private.owned_session_ids(), private.owned_chat_ids(), private.owned_run_ids()
-  to authenticated;
+

@@ -487,27 +487,27 @@ create policy "Users manage their own sessions"
 
 create policy "Users manage the chats of their sessions"
   on public.chats for all to authenticated
-  using (session_id in (select private.owned_session_ids()))
-  with check (session_id in (select private.owned_session_ids()));
+  using (account_id = (select auth.uid()))
+  with check (account_id = (select auth.uid()));
 
 create policy "Users manage the messages of their chats"
   on public.chat_messages for all to authenticated
-  using (chat_id in (select private.owned_chat_ids()))
-  with check (chat_id in (select private.owned_chat_ids()));
+  using (exists (select from public.chats c where c.id = chat_messages.chat_id offset 0))
+  with check (exists (select from public.chats c where c.id = chat_messages.chat_id offset 0));
 
 -- A user's own markers, and only on chats they own.
 create policy "Users manage their own read markers"
   on public.chat_reads for all to authenticated
   using (account_id = (select auth.uid()))
-  with check (account_id = (select auth.uid()) and chat_id in (select private.owned_chat_ids()));
+  with check (account_id = (select auth.uid()) and exists (select from public.chats c where c.id = chat_reads.chat_id offset 0));
 
 create policy "Users see the workflow runs of their chats"
   on public.workflow_runs for select to authenticated
-  using (chat_id in (select private.owned_chat_ids()));
+  using (exists (select from public.chats c where c.id = workflow_runs.chat_id offset 0));
 
 create policy "Users see the steps of their workflow runs"
   on public.workflow_run_steps for select to authenticated
-  using (workflow_run_id in (select private.owned_run_ids()));
+  using (exists (select from public.workflow_runs r where r.id = workflow_run_steps.workflow_run_id offset 0));
 
 -- ============================================================================
 -- create_chat: a chat in an existing session the caller owns

@@ -69,8 +69,8 @@ comment on constraint chat_queued_messages_chat_id_position_key on public.chat_q
 alter table public.chat_queued_messages enable row level security;
 create policy "Users manage the queued messages of their chats"
   on public.chat_queued_messages for all to authenticated
-  using (chat_id in (select private.owned_chat_ids()))
-  with check (chat_id in (select private.owned_chat_ids()));
+  using (exists (select from public.chats c where c.id = chat_queued_messages.chat_id offset 0))
+  with check (exists (select from public.chats c where c.id = chat_queued_messages.chat_id offset 0));
 
 -- ============================================================================
 -- The wake-up call for workers

@@ -108,27 +108,27 @@ create trigger chat_context_resources_set_updated_at before update on public.cha
 -- ============================================================================
 -- Who may touch context resources
 -- ============================================================================
--- Owners read both tables through the session chain (the ownership rule's private.owned_session_ids
--- and private.owned_chat_ids, as every other policy). Only the service role (which bypasses RLS)
--- writes the live view: users have no write policy there. Pins are written by pin_context as its
--- caller, so owners need write policies on them; the insert and update checks admit only an exact
--- copy of the session's live resource (same source, kind, status and content hash), so a user can
--- pin what the sandbox reported and nothing else. Unpinning is the owner's choice.
+-- Owners read both tables through their session or chat (the ownership rule, as every other
+-- policy). Only the service role (which bypasses RLS) writes the live view: users have no write
+-- policy there. Pins are written by pin_context as its caller, so owners need write policies on
+-- them; the insert and update checks admit only an exact copy of the session's live resource (same
+-- source, kind, status and content hash), so a user can pin what the sandbox reported and nothing
+-- else. Unpinning is the owner's choice.
 alter table public.session_context_resources enable row level security;
 alter table public.chat_context_resources enable row level security;
 
 create policy "Users see the live context of their sessions"
   on public.session_context_resources for select to authenticated
-  using (session_id in (select private.owned_session_ids()));
+  using (exists (select from public.sessions s where s.id = session_context_resources.session_id offset 0));
 
 create policy "Users see the context pinned in their chats"
   on public.chat_context_resources for select to authenticated
-  using (chat_id in (select private.owned_chat_ids()));
+  using (exists (select from public.chats c where c.id = chat_context_resources.chat_id offset 0));
 
 create policy "Users pin copies of their sessions' live context"
   on public.chat_context_resources for insert to authenticated
   with check (
-    chat_id in (select private.owned_chat_ids())
+    exists (select from public.chats c where c.id = chat_context_resources.chat_id offset 0)
     and exists (
       select from public.session_context_resources l
         join public.chats c on c.session_id = l.session_id
@@ -140,9 +140,9 @@ create policy "Users pin copies of their sessions' live context"
 
 create policy "Users refresh their pins from their sessions' live context"
   on public.chat_context_resources for update to authenticated
-  using (chat_id in (select private.owned_chat_ids()))
+  using (exists (select from public.chats c where c.id = chat_context_resources.chat_id offset 0))
   with check (
-    chat_id in (select private.owned_chat_ids())
+    exists (select from public.chats c where c.id = chat_context_resources.chat_id offset 0)
     and exists (
       select from public.session_context_resources l
         join public.chats c on c.session_id = l.session_id
@@ -154,7 +154,7 @@ create policy "Users refresh their pins from their sessions' live context"
 
 create policy "Users unpin context from their chats"
   on public.chat_context_resources for delete to authenticated
-  using (chat_id in (select private.owned_chat_ids()));
+  using (exists (select from public.chats c where c.id = chat_context_resources.chat_id offset 0));
 
 -- ============================================================================
 -- push_context: the sandbox side reports its context resources (service role)

@@ -1,133 +1,130 @@
-// One ownership rule: run -> chat -> session -> account is written once, in private.owned_*_ids(),
-// and every policy below the account uses it. The helpers run once per statement, however many rows
-// the statement touches (the `(select auth.uid())` advice, kept through the helpers).
+// One ownership rule (01_ownership_and_helpers.sql): tables that carry account_id compare it with
+// auth.uid(); every table below them is visible when its parent row is, `exists (select from
+// <parent> where <parent>.id = <table>.<parent id>)`, under the parent's own policy. The probe is
+// per row, so what a statement costs follows the rows it touches, not how many chats the account has.
 import { beforeAll, describe, expect, it } from "vitest";
 import { asUser, type Tx, useTestDatabase } from "../support/db.ts";
-import { makeMessage, makeOwnedTree } from "../support/factories.ts";
+import { makeChat, makeMessage, makeOwnedTree } from "../support/factories.ts";
 
 const { sql } = await useTestDatabase();
-const helpers = ["private.owned_session_ids()", "private.owned_chat_ids()", "private.owned_run_ids()"];
 
-describe("the helpers", () => {
-  it.each(helpers)("%s is STABLE, pins search_path, and only authenticated may execute it", async (helper) => {
-    const [row] = await sql`
-      select p.provolatile, p.proconfig, p.proretset,
-             has_function_privilege('authenticated', p.oid, 'execute') as authenticated,
-             has_function_privilege('anon', p.oid, 'execute') as anon
-        from pg_proc p where p.oid = ${helper}::regprocedure`;
-    expect(row).toEqual({
-      provolatile: "s",
-      proconfig: ['search_path=""'],
-      proretset: true,
-      authenticated: true,
-      anon: false,
-    });
-  });
-
-  it("each returns the caller's ids only", async () => {
-    const a = await makeOwnedTree(sql);
-    await makeOwnedTree(sql);
-    const owned = await asUser(sql, a.accountId, async (tx) => ({
-      sessions: (await tx`select private.owned_session_ids() as id`).map((r) => r.id),
-      chats: (await tx`select private.owned_chat_ids() as id`).map((r) => r.id),
-      runs: (await tx`select private.owned_run_ids() as id`).map((r) => r.id),
-    }));
-    expect(owned).toEqual({ sessions: [a.session.id], chats: [a.chat.id], runs: [a.run.id] });
-  });
-});
-
-// Tables that carry account_id themselves (sessions, and the usage and budget tables) are the rule's
-// root: their policies compare account_id with auth.uid() directly.
+// The rule's root: tables that carry the account themselves.
 const accountKeyed = [
-  "accounts",
-  "sessions",
   "account_budgets",
+  "accounts",
   "chat_usage",
+  "chats",
   "session_usage",
+  "sessions",
   "usage_daily",
   "workflow_run_usage",
 ];
+/** Each table below the root, the parent its policies ask for, and the column naming it. */
+const parentOf: Record<string, [parent: string, column: string]> = {
+  chat_context_resources: ["chats", "chat_id"],
+  chat_cut_messages: ["chats", "chat_id"],
+  chat_history_cuts: ["chats", "chat_id"],
+  chat_messages: ["chats", "chat_id"],
+  chat_queued_messages: ["chats", "chat_id"],
+  chat_reads: ["chats", "chat_id"],
+  chat_stream_chunks: ["chat_streams", "message_id"],
+  chat_streams: ["chats", "chat_id"],
+  session_context_resources: ["sessions", "session_id"],
+  workflow_run_steps: ["workflow_runs", "workflow_run_id"],
+  workflow_runs: ["chats", "chat_id"],
+};
 
-it("every policy below the account and its sessions uses them, and none spells the chain out", async () => {
+it("every table has row level security and a policy, under one of the rule's two forms", async () => {
+  const tables = await sql`
+    select c.relname, c.relrowsecurity from pg_class c
+     where c.relnamespace = 'public'::regnamespace and c.relkind = 'r' order by 1`;
+  expect(tables.filter((t) => !t.relrowsecurity)).toEqual([]);
+  expect(tables.map((t) => t.relname)).toEqual([...accountKeyed, ...Object.keys(parentOf)].sort());
+});
+
+it("the root's policies compare account_id with (select auth.uid()), and nothing else", async () => {
   const policies = await sql`
-    select tablename, policyname, coalesce(qual, '') || ' ' || coalesce(with_check, '') as expr
-      from pg_policies where schemaname = 'public' and tablename <> all(${accountKeyed})
-     order by tablename`;
-  expect(policies.map((p) => p.tablename)).toEqual([
-    "chat_context_resources",
-    "chat_context_resources",
-    "chat_context_resources",
-    "chat_context_resources",
-    "chat_cut_messages",
-    "chat_history_cuts",
-    "chat_messages",
-    "chat_queued_messages",
-    "chat_reads",
-    "chat_stream_chunks",
-    "chat_streams",
-    "chats",
-    "session_context_resources",
-    "workflow_run_steps",
-    "workflow_runs",
-  ]);
-  for (const { policyname, expr } of policies) {
-    expect(expr, policyname).toMatch(/private\.owned_(session|chat|run)_ids\(\)/);
-    expect(expr, policyname).not.toMatch(/\bfrom\s+(public\.)?(sessions|chats|workflow_runs)\b/i);
+    select tablename, policyname, qual, with_check from pg_policies
+     where schemaname = 'public' and tablename = any(${accountKeyed}) order by tablename`;
+  expect([...new Set(policies.map((p) => p.tablename))]).toEqual(accountKeyed);
+  const root = /^\((account_)?id = \( SELECT auth\.uid\(\) AS uid\)\)$/;
+  for (const { policyname, qual, with_check } of policies) {
+    for (const expr of [qual, with_check].filter((e) => e !== null)) expect(expr, policyname).toMatch(root);
   }
 });
 
-it("the usage and budget tables' policies are the root rule: account_id = (select auth.uid())", async () => {
+it("every policy below the root asks for its parent row, by the parent's primary key, one probe per row", async () => {
   const policies = await sql`
-    select tablename, qual from pg_policies
-     where schemaname = 'public' and tablename = any(${accountKeyed.slice(2)}) order by tablename`;
-  expect(policies.map((p) => p.tablename)).toEqual([...accountKeyed.slice(2)].sort());
-  for (const { tablename, qual } of policies) {
-    expect(qual, tablename).toBe("(account_id = ( SELECT auth.uid() AS uid))");
+    select tablename, policyname, qual, with_check from pg_policies
+     where schemaname = 'public' and tablename <> all(${accountKeyed}) order by tablename`;
+  expect([...new Set(policies.map((p) => p.tablename))]).toEqual(Object.keys(parentOf));
+  for (const { tablename, policyname, qual, with_check } of policies) {
+    const [parent, column] = parentOf[tablename];
+    const key = parent === "chat_streams" ? "message_id" : "id";
+    const probe = String.raw`SELECT\s+FROM ${parent} \w+\s+WHERE \(\w+\.${key} = ${tablename}\.${column}\)\s+OFFSET 0`;
+    const asksForParent = new RegExp(String.raw`^\(?\(?EXISTS \( ${probe}\)\)`);
+    for (const expr of [qual, with_check].filter((e) => e !== null)) {
+      // A read marker is the user's own (its account_id, read as the root) on a chat of theirs;
+      // a pin's check adds, after the chat, what it may copy.
+      const ownMarker = "(account_id = ( SELECT auth.uid() AS uid))";
+      if (tablename === "chat_reads" && expr === ownMarker) continue;
+      expect(expr.replace(`(${ownMarker} AND `, "("), policyname).toMatch(asksForParent);
+      expect(expr, policyname).not.toMatch(/owned_\w+_ids/);
+    }
   }
 });
 
-describe("once per statement, not once per row", () => {
+describe("what the rule costs follows the statement, not the account", () => {
   let owner: Awaited<ReturnType<typeof makeOwnedTree>>;
   beforeAll(async () => {
     owner = await makeOwnedTree(sql);
     for (let i = 0; i < 40; i++) await makeMessage(sql, owner.chat.id);
+    for (let i = 0; i < 300; i++) await makeChat(sql, owner.session.id);
+    // As autovacuum would: without statistics the planner cannot tell chats_pkey (one row) from
+    // the account's index (all its chats) and may take the index-only scan of the latter.
+    await sql`analyze chats`;
   });
 
-  /** Runs `statement` as the owner and returns how often each helper ran for it. */
-  const callsFor = (statement: (tx: Tx) => Promise<unknown>) =>
-    sql.begin(async (tx) => {
-      await tx`set local track_functions = 'all'`; // a superuser setting: set before switching role
-      await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${
-        JSON.stringify({ sub: owner.accountId, role: "authenticated" })
-      }, true)`;
-      // Counts not yet flushed to the statistics system: they may include earlier transactions'.
-      const calls = async () =>
-        (await tx`
-          select coalesce(pg_stat_get_xact_function_calls('private.owned_session_ids()'::regprocedure), 0)::int
-                   as sessions,
-                 coalesce(pg_stat_get_xact_function_calls('private.owned_chat_ids()'::regprocedure), 0)::int
-                   as chats`)[0];
-      const before = await calls();
-      const rows = await statement(tx) as unknown[];
-      const after = await calls();
-      return { rows: rows.length, sessions: after.sessions - before.sessions, chats: after.chats - before.chats };
+  interface PlanNode {
+    "Node Type": string;
+    "Relation Name"?: string;
+    "Index Name"?: string;
+    "Actual Rows": number;
+    "Actual Loops": number;
+    Plans?: PlanNode[];
+  }
+  const nodes = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodes)];
+
+  /** Runs `statement` as the owner under EXPLAIN ANALYZE: its rows and every scan of chats in its plan. */
+  const chatsReadBy = (statement: string) =>
+    asUser(sql, owner.accountId, async (tx: Tx) => {
+      const [{ "QUERY PLAN": [plan] }] = await tx.unsafe(`explain (analyze, format json) ${statement}`);
+      const scans = nodes(plan.Plan).filter((n) => n["Relation Name"] === "chats");
+      return {
+        rows: plan.Plan["Actual Rows"] as number,
+        scans: scans.map((n) => `${n["Node Type"]} ${n["Index Name"] ?? ""}`.trim()),
+        chatsRead: scans.reduce((sum, n) => sum + n["Actual Rows"] * n["Actual Loops"], 0),
+      };
     });
 
-  it("reading 41 messages runs each helper once", async () => {
-    expect(await callsFor((tx) => tx`select id from chat_messages`)).toEqual({ rows: 41, sessions: 1, chats: 1 });
+  it("reading 41 messages of an account with 301 chats probes one chat per message", async () => {
+    expect(await chatsReadBy(`select id from chat_messages where chat_id = '${owner.chat.id}'`)).toEqual({
+      rows: 41,
+      scans: ["Index Scan chats_pkey"],
+      chatsRead: 41,
+    });
   });
 
-  it("reading one message costs the same", async () => {
-    expect(await callsFor((tx) => tx`select id from chat_messages limit 1`)).toEqual({
+  it("reading one message probes one chat", async () => {
+    expect(await chatsReadBy(`select id from chat_messages where id = '${owner.message.id}'`)).toEqual({
       rows: 1,
-      sessions: 1,
-      chats: 1,
+      scans: ["Index Scan chats_pkey"],
+      chatsRead: 1,
     });
   });
 
-  it("updating 41 messages runs them once for the rows and once for the check", async () => {
-    expect(
-      await callsFor((tx) => tx`update chat_messages set parts = parts where role = 'user' returning id`),
-    ).toEqual({ rows: 41, sessions: 2, chats: 2 });
+  it("a run's steps ask for their run, which asks for its chat", async () => {
+    const plan = await chatsReadBy(`select id from workflow_run_steps where workflow_run_id = '${owner.run.id}'`);
+    expect(plan).toEqual({ rows: 1, scans: ["Index Scan chats_pkey"], chatsRead: 1 });
   });
 });
