@@ -462,11 +462,14 @@ begin
     into rows, more
     from numbered n
     cross join lateral (
+      -- Each chat's read marker by its key: joined instead, the planner hashed every marker of the
+      -- account once per session (166 against 31 ms for 51 sessions of an account with 10,000 chats).
       select count(*)::int as chat_count,
-             coalesce(bool_or(private.is_unread(c.last_assistant_message_at, r.last_read_at)), false) as has_unread,
+             coalesce(bool_or(private.is_unread(c.last_assistant_message_at, (
+               select r.last_read_at from public.chat_reads r where r.account_id = owner and r.chat_id = c.id
+             ))), false) as has_unread,
              coalesce(bool_or(c.active_stream_id is not null), false) as has_streaming
         from public.chats c
-        left join public.chat_reads r on r.chat_id = c.id and r.account_id = owner
        where c.session_id = (n.p).id and c.archived_at is null
     ) stats;
 
