@@ -23,19 +23,51 @@ import { withDeadline } from "./deadline.ts";
 
 const { databaseUrl, connectTimeoutS } = config;
 
-const createPool = () =>
-  postgres(databaseUrl, {
-    prepare: false,
-    max: config.poolMax,
-    idle_timeout: 60,
-    connect_timeout: connectTimeoutS,
-    max_lifetime: 30 * 60,
-    onnotice: () => {},
-  });
+// The pool is DB_POOL_MAX lanes of one connection each, and a call takes the lane freed last. One
+// postgres.js pool of four would give a call to the connection idle longest, so under light load
+// calls rotate over every connection a burst has opened and each wakes a backend gone cold:
+// append-message at concurrency 1 took 2.22 ms after a burst instead of 1.56 (docs/performance.md).
+// When every lane is busy, a call goes to the one with the fewest calls in flight, where postgres.js
+// pipelines it, as one pool would. A lane unused for idle_timeout closes its connection.
+interface Lane {
+  sql: ReturnType<typeof postgres>;
+  inFlight: number;
+}
+
+const createPool = (): Lane[] =>
+  Array.from({ length: config.poolMax }, () => ({
+    sql: postgres(databaseUrl, {
+      prepare: false,
+      max: 1,
+      idle_timeout: 60,
+      connect_timeout: connectTimeoutS,
+      max_lifetime: 30 * 60,
+      onnotice: () => {},
+    }),
+    inFlight: 0,
+  }));
 
 let pool = createPool();
+/** The lanes with no call in flight, the most recently freed last. */
+let free = [...pool].reverse();
 /** Set while the database is known to be unreachable; settles when a fresh pool is in place. */
 let recovering: Promise<void> | undefined;
+
+function take(): Lane {
+  return free.pop() ??
+    pool.reduce((least, lane) => lane.inFlight < least.inFlight ? lane : least);
+}
+
+async function onLane(text: string): Promise<unknown> {
+  const lane = take();
+  lane.inFlight++;
+  try {
+    return await lane.sql.unsafe(text).simple().execute();
+  } finally {
+    lane.inFlight--;
+    if (lane.inFlight === 0 && pool.includes(lane)) free.push(lane);
+  }
+}
 
 export class DatabaseUnavailable extends Error {
   readonly code = "DATABASE_UNAVAILABLE";
@@ -46,7 +78,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const noAnswer = (ms: number) => () => new DatabaseUnavailable(`no answer from the database in ${ms} ms`);
 
 async function answers(): Promise<boolean> {
-  const probe = postgres(databaseUrl, { max: 1, prepare: false, connect_timeout: 2, onnotice: () => {} });
+  const probe = postgres(databaseUrl, {
+    max: 1,
+    prepare: false,
+    connect_timeout: 2,
+    onnotice: () => {},
+  });
   try {
     await withDeadline(probe`select 1`.execute(), 2000, noAnswer(2000));
     return true;
@@ -60,10 +97,11 @@ async function answers(): Promise<boolean> {
 /** Opens the breaker: ends the pool and makes a new one once the database answers again. */
 export function databaseIsDown(): void {
   if (recovering) return;
-  pool.end({ timeout: 0 }).catch(() => {});
+  for (const lane of pool) lane.sql.end({ timeout: 0 }).catch(() => {});
   recovering = (async () => {
     while (!await answers()) await sleep(250);
     pool = createPool();
+    free = [...pool].reverse();
     recovering = undefined;
   })();
 }
@@ -79,16 +117,25 @@ const noteAnswer = () => void (lastAnswer = performance.now());
  * giving up after `deadlineMs` without an answer to it or to any other call (at most 1 + extensions
  * deadlines in all). Throws DatabaseUnavailable at once while the breaker is open.
  */
-export async function simpleQuery(text: string, deadlineMs: number): Promise<unknown> {
+export async function simpleQuery(
+  text: string,
+  deadlineMs: number,
+): Promise<unknown> {
   if (recovering) throw new DatabaseUnavailable("the database is recovering");
-  const work = pool.unsafe(text).simple().execute() as Promise<unknown>;
-  work.then(noteAnswer, (error) => error instanceof postgres.PostgresError && noteAnswer());
+  const work = onLane(text);
+  work.then(
+    noteAnswer,
+    (error) => error instanceof postgres.PostgresError && noteAnswer(),
+  );
   for (let extended = 0;; extended++) {
     try {
       return await withDeadline(work, deadlineMs, noAnswer(deadlineMs));
     } catch (error) {
       const othersAnswered = performance.now() - lastAnswer < deadlineMs;
-      if (!(error instanceof DatabaseUnavailable) || !othersAnswered || extended === extensions) throw error;
+      if (
+        !(error instanceof DatabaseUnavailable) || !othersAnswered ||
+        extended === extensions
+      ) throw error;
     }
   }
 }
