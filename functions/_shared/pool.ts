@@ -47,9 +47,14 @@ const createPool = (): Lane[] =>
     inFlight: 0,
   }));
 
-let pool = createPool();
+let pool: Lane[] = [];
 /** The lanes with no call in flight, the most recently freed last. */
-let free = [...pool].reverse();
+let free: Lane[] = [];
+function usePool(lanes: Lane[]) {
+  pool = lanes;
+  free = [...lanes].reverse();
+}
+usePool(createPool());
 /** Set while the database is known to be unreachable; settles when a fresh pool is in place. */
 let recovering: Promise<void> | undefined;
 
@@ -100,8 +105,7 @@ export function databaseIsDown(): void {
   for (const lane of pool) lane.sql.end({ timeout: 0 }).catch(() => {});
   recovering = (async () => {
     while (!await answers()) await sleep(250);
-    pool = createPool();
-    free = [...pool].reverse();
+    usePool(createPool());
     recovering = undefined;
   })();
 }

@@ -19,19 +19,19 @@ const accountKeyed = [
   "usage_daily",
   "workflow_run_usage",
 ];
-/** Each table below the root, the parent its policies ask for, and the column naming it. */
-const parentOf: Record<string, [parent: string, column: string]> = {
-  chat_context_resources: ["chats", "chat_id"],
-  chat_cut_messages: ["chats", "chat_id"],
-  chat_history_cuts: ["chats", "chat_id"],
-  chat_messages: ["chats", "chat_id"],
-  chat_queued_messages: ["chats", "chat_id"],
-  chat_reads: ["chats", "chat_id"],
-  chat_stream_chunks: ["chat_streams", "message_id"],
-  chat_streams: ["chats", "chat_id"],
-  session_context_resources: ["sessions", "session_id"],
-  workflow_run_steps: ["workflow_runs", "workflow_run_id"],
-  workflow_runs: ["chats", "chat_id"],
+/** Each table below the root, the parent its policies ask for, the column naming it and the parent's key. */
+const parentOf: Record<string, [parent: string, column: string, key: string]> = {
+  chat_context_resources: ["chats", "chat_id", "id"],
+  chat_cut_messages: ["chats", "chat_id", "id"],
+  chat_history_cuts: ["chats", "chat_id", "id"],
+  chat_messages: ["chats", "chat_id", "id"],
+  chat_queued_messages: ["chats", "chat_id", "id"],
+  chat_reads: ["chats", "chat_id", "id"],
+  chat_stream_chunks: ["chat_streams", "message_id", "message_id"],
+  chat_streams: ["chats", "chat_id", "id"],
+  session_context_resources: ["sessions", "session_id", "id"],
+  workflow_run_steps: ["workflow_runs", "workflow_run_id", "id"],
+  workflow_runs: ["chats", "chat_id", "id"],
 };
 
 it("every table has row level security and a policy, under one of the rule's two forms", async () => {
@@ -59,8 +59,7 @@ it("every policy below the root asks for its parent row, by the parent's primary
      where schemaname = 'public' and tablename <> all(${accountKeyed}) order by tablename`;
   expect([...new Set(policies.map((p) => p.tablename))]).toEqual(Object.keys(parentOf));
   for (const { tablename, policyname, qual, with_check } of policies) {
-    const [parent, column] = parentOf[tablename];
-    const key = parent === "chat_streams" ? "message_id" : "id";
+    const [parent, column, key] = parentOf[tablename];
     const probe = String.raw`SELECT\s+FROM ${parent} \w+\s+WHERE \(\w+\.${key} = ${tablename}\.${column}\)\s+OFFSET 0`;
     const asksForParent = new RegExp(String.raw`^\(?\(?EXISTS \( ${probe}\)\)`);
     for (const expr of [qual, with_check].filter((e) => e !== null)) {
