@@ -41,11 +41,17 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-  -- Columns whose change is not activity: bookkeeping of the cursor and of worker leases.
-  bookkeeping constant text[] := array['updated_at', 'revision', 'revision_txid', 'heartbeat_at'];
-  state_changed boolean := (to_jsonb(new) - bookkeeping) is distinct from (to_jsonb(old) - bookkeeping);
   revision_asked boolean := new.revision is distinct from old.revision;
+  -- The new row with its bookkeeping (the cursor's, worker leases') as it was: if it still differs
+  -- from the old row, something a reader sees changed.
+  without_bookkeeping public.chats := new;
+  state_changed boolean;
 begin
+  without_bookkeeping.updated_at := old.updated_at;
+  without_bookkeeping.revision := old.revision;
+  without_bookkeeping.revision_txid := old.revision_txid;
+  without_bookkeeping.heartbeat_at := old.heartbeat_at;
+  state_changed := without_bookkeeping is distinct from old;
   if revision_asked then
     -- A message changed (or the owner's read marker moved): always a revision of its own, so each
     -- message event of a follow stream has a distinct id.
@@ -74,6 +80,9 @@ create trigger chats_track_change before update on public.chats
 -- `updated_at < now()` skips sessions this transaction already touched, and SKIP LOCKED a session
 -- another transaction is moving right now (to the same moment, give or take the length of a
 -- transaction, so the list's order is unchanged): the chats of one session never wait for each other.
+-- A chat moves its session on its first activity in each second, not at every write: the session's
+-- row was hot under every writer of its chats (84 µs of an append's 708 at 16 writers in one
+-- session), for a precision no list shows (migration 20261207140000).
 create function private.touch_session() returns trigger
 language plpgsql
 security definer
@@ -90,14 +99,14 @@ begin
 end;
 $$;
 comment on function private.touch_session() is
-  'AFTER INSERT or activity UPDATE on chats: moves the session''s updated_at, so sessions list by latest '
-  'activity; skipped when another transaction is moving it at the same moment, so chats of one session '
-  'never wait for each other here.';
+  'AFTER INSERT on chats, and UPDATE on a chat''s first activity in a second: moves the session''s updated_at, so '
+  'sessions list by latest activity (to within a second); skipped when another transaction is moving it at the same '
+  'moment, so chats of one session never wait for each other.';
 
 create trigger chats_touch_session after insert on public.chats
   for each row execute function private.touch_session();
 create trigger chats_touch_session_on_activity after update on public.chats
-  for each row when (new.updated_at is distinct from old.updated_at)
+  for each row when (date_trunc('second', new.updated_at) is distinct from date_trunc('second', old.updated_at))
   execute function private.touch_session();
 
 -- A new message takes the next seq and the next revision in one update of its chat

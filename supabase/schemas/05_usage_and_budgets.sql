@@ -325,9 +325,16 @@ as $$
 declare
   chat_status text;
   owner uuid;
+  has_budget boolean;
   budget jsonb;
 begin
-  select c.status, c.account_id into chat_status, owner from public.chats c where c.id = new.chat_id;
+  -- One statement in the common case, an account without a budget.
+  select c.status, c.account_id, b.account_id is not null into chat_status, owner, has_budget
+    from public.chats c left join public.account_budgets b on b.account_id = c.account_id
+   where c.id = new.chat_id;
+  if not has_budget then
+    return new;
+  end if;
   -- Queued messages were checked when they were queued; they join the history when the turn ends,
   -- a write of the backend's (never of an API role).
   if tg_table_name = 'chat_messages' and chat_status in ('running', 'stopping')

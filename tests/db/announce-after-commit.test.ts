@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { announcementsText, callText, type Deferred } from "../../functions/_shared/call-text.ts";
 import { connect, type Sql } from "../../scripts/local-stack/database.ts";
-import { asServiceRole, asUser, failure, useTestDatabase } from "../support/db.ts";
+import { age, asServiceRole, asUser, failure, useTestDatabase } from "../support/db.ts";
 import { id, makeAccount, makeChat, makeSession, ownedChat, uiMessage } from "../support/factories.ts";
 
 const { sql, url } = await useTestDatabase();
@@ -228,7 +228,8 @@ describe("the session touch", () => {
 
   it("a lone chat change still moves its session's updated_at to the change's time", async () => {
     const { accountId, session, chat } = await ownedChat(sql);
-    await sql`update sessions set updated_at = now() - interval '1 hour' where id = ${session.id}`;
+    await age(sql, "sessions", session.id, { updated_at: "1 hour" });
+    await age(sql, "chats", chat.id, { updated_at: "1 hour" });
     const [{ r }] = await asUser(
       sql,
       accountId,

@@ -2,7 +2,7 @@
 // which deletes old archived chats and empty idle sessions in batches. Cascade parity: whatever
 // table points at a chat or a session (including tables added later) goes with it.
 import { describe, expect, it } from "vitest";
-import { asAnon, failure, rpcOn, type Sql, useTestDatabase } from "../support/db.ts";
+import { age, asAnon, failure, rpcOn, type Sql, useTestDatabase } from "../support/db.ts";
 import {
   id,
   makeAccount,
@@ -22,20 +22,10 @@ type Json = Record<string, any>;
 const purge = (olderThan = "30 days", batchSize = 1000) =>
   asService("public.purge_archived($1::interval, $2)", olderThan, batchSize);
 
-/** Moves a chat's or session's clock back, without the triggers that would stamp now() on it. */
-async function age(table: "chats" | "sessions", rowId: string, fields: Record<string, string>) {
-  await sql.begin(async (tx) => {
-    await tx`set local session_replication_role = replica`;
-    for (const [column, ago] of Object.entries(fields)) {
-      await tx`update ${tx(table)} set ${tx(column)} = now() - ${ago}::interval where id = ${rowId}`;
-    }
-  });
-}
-
 /** A chat archived 40 days ago and idle since. */
 async function oldArchivedChat(sessionId: string) {
   const chat = await makeChat(sql, sessionId);
-  await age("chats", chat.id, { archived_at: "40 days", updated_at: "40 days" });
+  await age(sql, "chats", chat.id, { archived_at: "40 days", updated_at: "40 days" });
   return chat.id as string;
 }
 
@@ -235,7 +225,7 @@ describe("purge_archived", () => {
     const { accountId, sessionId } = await ownedChat(sql);
     const doomed = await fullyPopulatedChat(accountId, sessionId);
     const bystander = await fullyPopulatedChat(accountId, sessionId);
-    await age("chats", doomed, { archived_at: "40 days", updated_at: "40 days" });
+    await age(sql, "chats", doomed, { archived_at: "40 days", updated_at: "40 days" });
     const under = await rowsUnder("chats", doomed);
     const bystanderRows = await rowsUnder("chats", bystander);
 
@@ -267,8 +257,8 @@ describe("purge_archived", () => {
       await tx`update session_context_resources set updated_at = now() - interval '40 days'
                 where session_id = ${sessionId}`;
     });
-    await age("chats", chatId, { archived_at: "40 days", updated_at: "40 days" });
-    await age("sessions", sessionId, { updated_at: "40 days" });
+    await age(sql, "chats", chatId, { archived_at: "40 days", updated_at: "40 days" });
+    await age(sql, "sessions", sessionId, { updated_at: "40 days" });
     const under = await rowsUnder("sessions", sessionId);
     expect(await purge()).toEqual({ chats: 1, sessions: 1, more: false });
     expect((await sql`select count(*)::int as n from sessions where id = ${sessionId}`)[0].n).toBe(0);
@@ -277,18 +267,18 @@ describe("purge_archived", () => {
 
   it("keeps what is younger than older_than: recent archives, chats with later activity, active sessions", async () => {
     const { sessionId, chatId: live } = await ownedChat(sql);
-    await age("sessions", sessionId, { updated_at: "40 days" });
+    await age(sql, "sessions", sessionId, { updated_at: "40 days" });
     const recent = await makeChat(sql, sessionId);
-    await age("chats", recent.id, { archived_at: "10 days", updated_at: "10 days" });
+    await age(sql, "chats", recent.id, { archived_at: "10 days", updated_at: "10 days" });
     const revived = await makeChat(sql, sessionId);
-    await age("chats", revived.id, { archived_at: "40 days", updated_at: "1 day" });
+    await age(sql, "chats", revived.id, { archived_at: "40 days", updated_at: "1 day" });
     const unarchived = await makeChat(sql, sessionId);
-    await age("chats", unarchived.id, { updated_at: "400 days" });
+    await age(sql, "chats", unarchived.id, { updated_at: "400 days" });
 
     const busy = await makeSession(sql, await makeAccount(sql));
-    await age("sessions", busy.id, { updated_at: "40 days", last_activity_at: "1 day" });
+    await age(sql, "sessions", busy.id, { updated_at: "40 days", last_activity_at: "1 day" });
     const pushedTo = await makeSession(sql, await makeAccount(sql));
-    await age("sessions", pushedTo.id, { updated_at: "40 days" });
+    await age(sql, "sessions", pushedTo.id, { updated_at: "40 days" });
     await asService(
       "public.push_context($1, $2::jsonb)",
       pushedTo.id,
@@ -320,7 +310,7 @@ describe("purge_archived", () => {
     const sessions = [];
     for (let i = 0; i < 3; i++) {
       const session = await makeSession(sql, await makeAccount(sql));
-      await age("sessions", session.id, { updated_at: "40 days" });
+      await age(sql, "sessions", session.id, { updated_at: "40 days" });
       sessions.push(session.id);
     }
     expect(await purge("30 days", 2)).toEqual({ chats: 0, sessions: 2, more: true });

@@ -1,7 +1,7 @@
 // The change cursor: which writes take a chat revision, that revisions increase in commit order,
 // and that a follower reading "revision > N" over and over ends with exactly the chat's state.
 import { describe, expect, it } from "vitest";
-import { asServiceRole, asUser, type Sql, useTestDatabase } from "../support/db.ts";
+import { age, asServiceRole, asUser, type Sql, useTestDatabase } from "../support/db.ts";
 import { id, ownedChat, uiMessage } from "../support/factories.ts";
 import { connect } from "../../scripts/local-stack/database.ts";
 
@@ -92,11 +92,32 @@ describe("what takes a revision", () => {
 
   it("activity in a chat moves its session's updated_at, so sessions list by latest activity", async () => {
     const { accountId, session, chat } = await ownedChat(sql);
+    await age(sql, "chats", chat.id, { updated_at: "1 hour" });
     const { message } = await append(accountId, chat.id, uiMessage(id("m"), "user"));
     const [row] = await sql`select updated_at from sessions where id = ${session.id}`;
     // The session moved in the append's own transaction (now() is the transaction's time).
     expect(row.updated_at.toISOString()).toBe(new Date(message.created_at).toISOString());
     expect(row.updated_at.getTime()).toBeGreaterThan(session.updated_at.getTime() - 1);
+  });
+
+  it("a chat moves its session on its first activity in each second, not at every write", async () => {
+    const secondOf = (at: string | Date) => Math.floor(new Date(at).getTime() / 1000);
+    let sameSecond = 0;
+    for (let attempt = 0; attempt < 5 && sameSecond === 0; attempt++) {
+      const { accountId, session, chat } = await ownedChat(sql);
+      await age(sql, "chats", chat.id, { updated_at: "1 hour" });
+      const first = (await append(accountId, chat.id, uiMessage(id("m"), "user"))).message;
+      const second = (await append(accountId, chat.id, uiMessage(id("m"), "user"))).message;
+      const [row] = await sql`select updated_at from sessions where id = ${session.id}`;
+      // The first append is the chat's first activity in its second. The second is not, unless the
+      // clock entered a new second between the two: then it moves the session again.
+      const inFirstsSecond = secondOf(second.created_at) === secondOf(first.created_at);
+      if (inFirstsSecond) sameSecond++;
+      const expected = inFirstsSecond ? first.created_at : second.created_at;
+      expect(row.updated_at.toISOString()).toBe(new Date(expected).toISOString());
+    }
+    // Two appends a few milliseconds apart share their second nearly always; five tries in a row do not miss.
+    expect(sameSecond).toBe(1);
   });
 });
 

@@ -67,8 +67,8 @@ describe("the migrations applied one by one, each followed by its fixture", () =
     expect(counts).toEqual({
       accounts: 5,
       sessions: 6,
-      chats: 13,
-      messages: 34,
+      chats: 14,
+      messages: 35,
       reads: 9,
       runs: 15,
       steps: 12,
@@ -160,7 +160,7 @@ describe("the migrations applied one by one, each followed by its fixture", () =
       shown: (await tx`select public.list_chats() as page`)[0].page.chats.map((c: { id: string }) => c.id).sort(),
       all: (await tx`select public.list_chats(include_archived => true) as page`)[0].page.chats.length,
     }));
-    expect(listed).toEqual({ shown: ["fx-chat-bob-2", "fx-chat-bob-3"], all: 3 });
+    expect(listed).toEqual({ shown: ["fx-chat-bob-2", "fx-chat-bob-3", "fx-chat-bob-leaner"], all: 4 });
     // Every read returns the chat with both the usage and the archive fields.
     const [{ page }] = await asUser(sql, alice, (tx) => tx`select public.list_chats(page_size => 1) as page`);
     expect(page.chats[0]).toHaveProperty("usage");
@@ -261,5 +261,18 @@ describe("the migrations applied one by one, each followed by its fixture", () =
       "error",
       "abort",
     ]);
+  });
+  it("leaner chat triggers: a new chat written to and renamed took its revisions and moved its session", async () => {
+    const [chat] = await sql`
+      select c.title, c.status, c.revision::int, c.last_message_seq::int, s.updated_at >= c.updated_at as session_moved
+        from chats c join sessions s on s.id = c.session_id where c.id = 'fx-chat-bob-leaner'`;
+    // Created (revision 0), then the message (1); the rename, in the fixture's transaction, shares it.
+    expect(chat).toEqual({
+      title: "Drop the polyfills",
+      status: "pending",
+      revision: 1,
+      last_message_seq: 1,
+      session_moved: true,
+    });
   });
 });
