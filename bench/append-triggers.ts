@@ -12,9 +12,9 @@
 // VARIANTS='[{"name": "...", "apply": "<sql>", "revert": "<sql>"}]' measures others (the first is
 // the baseline). N appends per measurement (2000), R rounds (7).
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { connect } from "../scripts/local-stack/database.ts";
 import { throwawayStack } from "../scripts/local-stack/throwaway.ts";
+import { processSeconds } from "./cpu.ts";
 import { median } from "./tools.ts";
 
 interface Variant {
@@ -67,10 +67,6 @@ await admin`insert into sessions (id, account_id, title) values ('bench', ${acco
 
 const user = connect(stack.databaseUrl, { max: 1 });
 const [{ pid }] = await user`select pg_backend_pid() as pid`;
-const cpuTicks = () => {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return Number(fields[11]) + Number(fields[12]); // utime + stime, in 1/100 s
-};
 const claims = JSON.stringify({ sub: accountId, role: "authenticated", aud: "authenticated" });
 // A chat's appends, message ids prefix-1..prefix-count, each committed.
 const appendLoop = (chatId: string, prefix: string, count: number) => `
@@ -92,9 +88,10 @@ for (let round = 1; round <= rounds; round++) {
     const chatId = `chat-${chats++}`;
     await admin`insert into chats (id, session_id) values (${chatId}, 'bench')`;
     await user.unsafe(appendLoop(chatId, `warm-${chatId}`, 50)).simple(); // this variant's plans cached
-    const ticks = cpuTicks(), started = performance.now();
+    const cpuBefore = processSeconds(pid), started = performance.now();
     await user.unsafe(appendLoop(chatId, chatId, appends)).simple();
-    const cpu = (cpuTicks() - ticks) * 10_000 / appends, wall = (performance.now() - started) * 1000 / appends;
+    const cpu = (processSeconds(pid) - cpuBefore) * 1e6 / appends,
+      wall = (performance.now() - started) * 1000 / appends;
     (results[variant.name] ??= []).push(Math.round(Math.min(cpu, wall)));
     if (variant.revert) await admin.unsafe(variant.revert);
   }

@@ -63,6 +63,13 @@ function times(pid: number | "self"): ProcessTimes | undefined {
   };
 }
 
+/** One live process's own CPU time so far (user + system), in seconds. */
+export function processSeconds(pid: number): number {
+  const measured = times(pid);
+  if (!measured) throw new Error(`no process with pid ${pid}`);
+  return measured.own;
+}
+
 /** The postmaster's own time, its live children's and its exited children's. */
 function postgresSeconds(postmasterPid: number): number {
   const postmaster = times(postmasterPid);
