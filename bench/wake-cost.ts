@@ -2,7 +2,7 @@
 //
 // At concurrency 1 a request wakes every process on its path from sleep: wrk, the function process
 // (for the request, then for the database's answer) and a PostgreSQL backend. pgbench's path wakes
-// two. Where waking is dear (a nested VM, whose idle vCPU halts) that, not the work, decides the
+// two. Where waking is dear (in a nested VM, as here), that, not the work, decides the
 // ratio of the two round trips (docs/performance.md, "Concurrency 1"). This measures the cost alone:
 // a loop that sleeps 1 ms on a timer and does nothing else, in Deno (the functions' runtime) and in
 // Node for comparison, each its own process's CPU time per wake.
